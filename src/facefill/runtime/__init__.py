@@ -1,0 +1,1 @@
+"""Device and dtype choice, seeding, batch sizing."""
