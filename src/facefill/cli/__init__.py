@@ -15,10 +15,7 @@ import click
 from facefill import __version__
 
 # name -> "module:attribute". Add a line here when a subcommand works end to end (no stubs).
-COMMANDS: dict[str, str] = {
-    "inpaint": "facefill.cli.inpaint:inpaint",
-    "mask": "facefill.cli.mask:mask",
-}
+COMMANDS: dict[str, str] = {}
 
 
 class LazyGroup(click.Group):
@@ -36,7 +33,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         from facefill.cli.errors import run_guarded
 
-        return run_guarded(lambda: super(LazyGroup, self).invoke(ctx), debug=ctx.obj["debug"])
+        return run_guarded(lambda: super(LazyGroup, self).invoke(ctx), debug=lambda: ctx.obj.get("debug", False))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

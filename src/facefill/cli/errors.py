@@ -13,12 +13,12 @@ from facefill.errors import FacefillError
 T = TypeVar("T")
 
 
-def run_guarded(fn: Callable[[], T], debug: bool = False) -> T:
+def run_guarded(fn: Callable[[], T], debug: Callable[[], bool] = lambda: False) -> T:
     """Run a command body; print FacefillErrors as `error: ...` and exit with their code."""
     try:
         return fn()
     except FacefillError as exc:
-        if debug:
+        if debug():
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
