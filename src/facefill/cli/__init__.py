@@ -15,7 +15,14 @@ import click
 from facefill import __version__
 
 # name -> "module:attribute". Add a line here when a subcommand works end to end (no stubs).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "inpaint": "facefill.cli.inpaint:inpaint",
+    "mask": "facefill.cli.mask:mask",
+    "eval": "facefill.cli.eval:eval_command",
+    "align": "facefill.cli.align:align",
+    "train": "facefill.cli.train:train",
+    "weights": "facefill.cli.weights:weights",
+}
 
 
 class LazyGroup(click.Group):

@@ -1,0 +1,1 @@
+"""`facefill eval`: fixed image–mask pairs, metrics per pair and per hole-ratio bin, reports."""

@@ -1,0 +1,1 @@
+"""Reading and writing images and masks: `facefill.io.images`, `facefill.io.masks`, `facefill.io.files`."""

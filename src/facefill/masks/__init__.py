@@ -1,0 +1,1 @@
+"""Mask operations (`ops`), generators (`generate`) and statistics (`stats`); 1 = hole everywhere."""

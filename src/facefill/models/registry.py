@@ -15,7 +15,21 @@ from typing import Any
 from facefill.errors import ModelError, WeightsError
 
 # Modules that define registered architectures. Append when adding a model file.
-_MODULES: list[str] = []
+_MODULES: list[str] = [
+    "facefill.models.facefill_lite",
+    "facefill.models.resnet",
+    "facefill.models.vgg",
+    "facefill.models.bisenet",
+    "facefill.models.attribute_classifier",
+    "facefill.models.deeplab_parser",
+    "facefill.models.lpips",
+    "facefill.models.fid_inception",
+    "facefill.models.stylegan2",
+    "facefill.models.e4e",
+    "facefill.models.irse50",
+    "facefill.models.deepfillv2",
+    "facefill.models.sn_patchgan",
+]
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ _SPECS: dict[str, InpainterSpec] = {}
 
 # Modules that register inpainters when imported. Append when adding a model.
 _MODULES: list[str] = ["facefill.pipelines.classical"]
+_MODULES += ["facefill.pipelines.deepfill", "facefill.pipelines.lama"]
+_MODULES += ["facefill.pipelines.lite"]
 
 
 def register_inpainter(spec: InpainterSpec) -> InpainterSpec:

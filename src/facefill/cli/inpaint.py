@@ -1,0 +1,101 @@
+"""`facefill inpaint`: fill the masked region of one photo or a folder of thousands.
+
+Heavy imports (torch, cv2, numpy) happen inside the command, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from facefill.cli.options import batch_options, input_options, mask_options, output_options, runtime_options
+from facefill.cli.weights_options import weights_options
+from facefill.pipelines.defaults import DEFAULT_INPAINT_MODEL
+
+EPILOG = """\b
+Examples:
+  facefill inpaint photo.jpg --mask mask.png -o out.jpg
+  facefill inpaint photos/ --mask masks/ -o out/ --recursive
+  facefill inpaint 'shots/*.png' --mask watermark.png -o clean/ --shard 0/4
+
+\b
+Masks: white = hole. A mask folder is matched by relative path, then stem, then {stem}_mask.
+Each output gets a sidecar NAME.json (model, seed, hashes, timings). Existing outputs are
+skipped, so rerunning an interrupted command resumes it. Exit code 1 if any image failed.
+"""
+
+
+@click.command(epilog=EPILOG)
+@input_options
+@click.option(
+    "--mask", "-m", required=True, type=click.Path(exists=True), help="Mask file for all images, or a folder."
+)
+@click.option(
+    "--exemplar",
+    type=click.Path(exists=True),
+    help="Reference face (file or folder) for exemplar-based models.",
+)
+@click.option(
+    "--model",
+    default=DEFAULT_INPAINT_MODEL,
+    show_default=True,
+    help="Inpainting model: telea or ns (classical, no download), or a registered learned model.",
+)
+@click.option(
+    "--no-align", is_flag=True, help="Fixed-size face models: crop around the hole, not the aligned face."
+)
+@output_options
+@mask_options
+@runtime_options
+@batch_options
+@weights_options
+@click.pass_context
+def inpaint(ctx: click.Context, **kw: Any) -> None:
+    """Fill the masked region (white = hole) of each image in INPUTS (files, folders or globs)."""
+    from facefill.cli.options import mask_settings
+    from facefill.errors import UsageError
+    from facefill.jobs.batch_command import BatchSettings, run_batch_command
+    from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
+    from facefill.jobs.plan import PlanRequest
+    from facefill.pipelines.registry import inpainter_names
+
+    obj = ctx.obj or {}
+    request = PlanRequest(
+        inputs=tuple(kw["inputs"]),
+        output=kw["output"],
+        fmt=kw["fmt"].lower(),
+        recursive=kw["recursive"],
+        mask=kw["mask"],
+        exemplar=kw["exemplar"],
+        default_suffix="_inpainted",
+        shard=kw["shard"],
+    )
+    settings = InpaintSettings(
+        model=kw["model"],
+        device=kw["device"],
+        seed=kw["seed"],
+        feather=kw["feather"],
+        quality=kw["quality"],
+        max_pixels=kw["max_pixels"],
+        mask_options=mask_settings(kw),
+        align_faces=not kw["no_align"],
+    )
+    batch = BatchSettings(
+        overwrite=kw["overwrite"],
+        workers=kw["workers"],
+        batch_size=kw["batch_size"],
+        summary_json=kw["summary_json"],
+        quiet=bool(obj.get("quiet")) or kw["quiet_local"],
+        debug=bool(obj.get("debug")),
+    )
+
+    def make_processor(warn):  # after planning: input/output mistakes are reported before torch loads
+        if settings.model not in inpainter_names():
+            raise UsageError(
+                f"unknown --model {settings.model!r}; choose one of: {', '.join(inpainter_names())}"
+            )
+        return InpaintProcessor(settings, warn)
+
+    code = run_batch_command(request, make_processor, batch)
+    ctx.exit(code)

@@ -1,0 +1,181 @@
+"""Metrics that need networks: LPIPS (VGG), face identity (dlib 128-D; ArcFace), FID (Inception).
+
+Each scorer is built only if its weights can be had; otherwise it is left out and a note says why
+and how to enable it. A metric is never computed with random weights.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facefill.errors import FacefillError
+
+
+def _to_tensor(rgb: np.ndarray, device):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div(255.0)[None].to(device)
+
+
+@dataclass
+class LpipsScorer:
+    """LPIPS v0.1 (VGG), inputs in [0,1]; lower is more similar."""
+
+    model: object
+    device: object
+    column: str = "lpips"
+
+    def __call__(self, result: np.ndarray, target: np.ndarray, key: str) -> float:
+        import torch
+
+        with torch.inference_mode():
+            return float(
+                self.model(_to_tensor(result, self.device), _to_tensor(target, self.device), normalize=True)
+            )
+
+
+@dataclass
+class DlibIdentityScorer:
+    """Euclidean distance of dlib face embeddings (< 0.6: same person); the target's is cached."""
+
+    column: str = "id_dist_dlib"
+    _targets: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+    def _embed(self, rgb: np.ndarray) -> np.ndarray | None:
+        from facefill.faces.embedding import face_embedding
+
+        found = face_embedding(rgb)
+        if found is None:  # tight face crops: use the whole image as the face box
+            found = face_embedding(rgb, box=(0, 0, rgb.shape[1], rgb.shape[0]))
+        return found
+
+    def __call__(self, result: np.ndarray, target: np.ndarray, key: str) -> float | None:
+        from facefill.faces.embedding import identity_distance
+
+        if key not in self._targets:
+            self._targets[key] = self._embed(target)
+        ref = self._targets[key]
+        emb = self._embed(result)
+        return None if ref is None or emb is None else identity_distance(emb, ref)
+
+
+@dataclass
+class ArcFaceScorer:
+    """Cosine similarity of ArcFace (IR-SE50) embeddings of aligned faces; 1 = same identity."""
+
+    encoder: object
+    device: object
+    column: str = "id_cos_arcface"
+
+    def __call__(self, result: np.ndarray, target: np.ndarray, key: str) -> float:
+        import torch
+
+        with torch.inference_mode():
+            sim = self.encoder.similarity(_to_tensor(result, self.device), _to_tensor(target, self.device))
+        return float(sim[0])
+
+
+@dataclass
+class FidCollector:
+    """Collects Inception pool3 features of ground truths and of each model's results."""
+
+    model: object
+    device: object
+    features: dict[str, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, group: str, rgb: np.ndarray) -> None:
+        import torch
+
+        with torch.inference_mode():
+            self.features[group].append(self.model(_to_tensor(rgb, self.device)).flatten().cpu().numpy())
+
+    def distances(self, real: str = "__real__") -> dict[str, float | None]:
+        """FID of each model's results against the ground truths (None with fewer than 2 samples)."""
+        from facefill.evaluation.metrics import feature_statistics, frechet_distance
+
+        real_feats = np.stack(self.features[real]) if self.features[real] else None
+        out: dict[str, float | None] = {}
+        for group, feats in self.features.items():
+            if group == real:
+                continue
+            if real_feats is None or len(feats) < 2 or len(real_feats) < 2:
+                out[group] = None
+                continue
+            out[group] = frechet_distance(
+                *feature_statistics(np.stack(feats)), *feature_statistics(real_feats)
+            )
+        return out
+
+
+Scorer = Callable[[np.ndarray, np.ndarray, str], "float | None"]
+
+
+def _try(what: str, needs: tuple[str, ...], notes: list[str], build: Callable[[], object]) -> object | None:
+    """Build a scorer from weights already on this machine; eval never starts a large download."""
+    from facefill.weights.resolve import locate
+
+    missing = [name for name in needs if locate(name) is None]
+    if missing:
+        notes.append(
+            f"{what} skipped: weights not present; run `facefill weights download {' '.join(missing)}`"
+        )
+        return None
+    try:
+        return build()
+    except FacefillError as exc:
+        notes.append(f"{what} skipped: {exc}")
+    return None
+
+
+def build_scorers(
+    device, *, lpips: bool = True, identity: bool = True, fid: bool = True, notes: list[str]
+) -> tuple[list, FidCollector | None]:
+    """The scorers whose weights are available; a note for each one left out."""
+    from facefill import weights
+
+    scorers: list = []
+    if lpips:
+
+        def make_lpips():
+            from facefill.models.lpips import lpips_from_parts
+
+            lin = weights.load_state_dict("lpips-vgg-lin")
+            vgg = weights.load_state_dict("vgg16-imagenet")
+            return LpipsScorer(lpips_from_parts(lin, vgg).to(device), device)
+
+        found = _try("LPIPS", ("lpips-vgg-lin", "vgg16-imagenet"), notes, make_lpips)
+        if found is not None:
+            scorers.append(found)
+    if identity:
+        try:
+            from facefill.faces.embedding import _encoder
+
+            _encoder()
+            scorers.append(DlibIdentityScorer())
+        except (FacefillError, RuntimeError, ImportError) as exc:
+            notes.append(f"dlib identity distance skipped: {exc}")
+
+        def make_arcface():
+            from facefill.models import from_checkpoint
+            from facefill.models.identity import IdentityEncoder
+
+            backbone = from_checkpoint("irse50", "arcface-ir-se50")
+            return ArcFaceScorer(IdentityEncoder(backbone).eval().to(device), device)
+
+        found = _try("ArcFace identity", ("arcface-ir-se50",), notes, make_arcface)
+        if found is not None:
+            scorers.append(found)
+    collector = None
+    if fid:
+
+        def make_fid():
+            from facefill.models import from_checkpoint
+
+            return FidCollector(from_checkpoint("fid-inception", "fid-inception").to(device), device)
+
+        collector = _try("FID", ("fid-inception",), notes, make_fid)
+    return scorers, collector

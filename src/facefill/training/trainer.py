@@ -1,0 +1,285 @@
+"""The training loop behind `facefill train` (facefill-lite: residual over a Telea fill).
+
+Properties that matter:
+- Deterministic: batch `step` depends only on (seed, step, rank) and models are seeded, so a run resumed
+  from `checkpoints/last.pt` takes exactly the steps an uninterrupted run would.
+- Always resumable: `last.pt` (generator, EMA, discriminator, optimisers, step) is written atomically every
+  `ckpt_every` steps and every `ckpt_minutes`, plus on exit; the EMA generator is also exported to
+  `ema_generator.safetensors` so a usable model exists at any time.
+- Distributed: under `torchrun` the models are wrapped in DistributedDataParallel (gloo on CPU, nccl on
+  CUDA); each rank draws its own batches (rank is part of the batch seed); only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from facefill.models.facefill_lite import FacefillLite
+from facefill.training.dataset import InpaintBatches
+from facefill.training.discriminator import PatchDiscriminator
+from facefill.training.losses import d_hinge, g_hinge, hole_l1, ssim
+
+CKPT_NAME = "last.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved into the checkpoint for the record)."""
+
+    steps: int = 10_000
+    batch_size: int = 8
+    crop: int | None = 128  # random crop of the 256² faces (None = full size)
+    lr: float = 5e-4
+    lr_d: float = 2e-4
+    ema: float = 0.999
+    w_l1: float = 1.0
+    w_ssim: float = 0.5
+    w_adv: float = 0.001
+    adv_start: int = 500  # steps before the adversarial term (and D updates) switch on
+    seed: int = 0
+    ckpt_every: int = 500
+    ckpt_minutes: float = 3.0
+    sample_every: int = 500
+    log_every: int = 25
+    widths: tuple[int, ...] = (16, 32, 64, 128, 128)
+    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _dist() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+class Trainer:
+    """Owns models, optimisers, EMA and the run folder; `run()` trains until `config.steps`."""
+
+    def __init__(self, config: TrainConfig, batches: InpaintBatches, run_dir: str | Path, device: str | torch.device = "cpu") -> None:
+        self.config, self.batches = config, batches
+        self.run_dir = Path(run_dir)
+        self.device = torch.device(device)
+        self.rank, self.world = _dist()
+        torch.manual_seed(config.seed)
+        g = FacefillLite(tuple(config.widths), tuple(config.dilations)).to(self.device)
+        d = PatchDiscriminator().to(self.device)
+        self.ema = copy.deepcopy(g).eval().requires_grad_(False)
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            g = nn.parallel.DistributedDataParallel(g, device_ids=ids)
+            d = nn.parallel.DistributedDataParallel(d, device_ids=ids)
+        self.g, self.d = g, d
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.9, 0.99))
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self._last_ckpt_time = time.monotonic()
+
+    # ------------------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "generator": _unwrap(self.g).state_dict(),
+            "ema": self.ema.state_dict(),
+            "discriminator": _unwrap(self.d).state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+        }
+
+    def save(self) -> Path:
+        """Atomically write checkpoints/last.pt and the EMA export (rank 0 only)."""
+        ckpt_dir = self.run_dir / "checkpoints"
+        target = ckpt_dir / CKPT_NAME
+        if self.rank == 0:
+            from facefill.training.export import export_generator
+
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            torch.save(self.state(), tmp)
+            os.replace(tmp, target)
+            export_generator(self.ema, self.run_dir / "ema_generator.safetensors", step=self.step)
+        self._last_ckpt_time = time.monotonic()
+        return target
+
+    def load(self, path: str | Path) -> None:
+        """Restore everything saved by `save` (weights_only: no pickled code is executed)."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        _unwrap(self.g).load_state_dict(state["generator"])
+        self.ema.load_state_dict(state["ema"])
+        _unwrap(self.d).load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        # allow a resumed run to change the learning rate
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.config.lr
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.config.lr_d
+
+    # ------------------------------------------------------------------------------- step
+    def _to(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        conv = lambda a: torch.as_tensor(a).to(self.device, non_blocking=True)  # noqa: E731
+        return conv(batch["image"]), conv(batch["filled"]), conv(batch["mask"])
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One generator (and, after `adv_start`, discriminator) update; returns the loss terms."""
+        cfg = self.config
+        image, filled, mask = self._to(batch)
+        use_adv = cfg.w_adv > 0 and self.step >= cfg.adv_start
+        out = self.g(filled, mask)
+        comp = out * mask + image * (1 - mask)
+        l1 = hole_l1(comp, image, mask)
+        s = ssim(comp, image)
+        loss = cfg.w_l1 * l1 + cfg.w_ssim * (1 - s)
+        adv = torch.zeros((), device=self.device)
+        if use_adv:
+            # the unwrapped critic: no DDP gradient sync for D during the generator's step
+            critic = _unwrap(self.d).requires_grad_(False)
+            adv = g_hinge(critic(comp, mask))
+            loss = loss + cfg.w_adv * adv
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        d_loss = torch.zeros((), device=self.device)
+        if use_adv:
+            _unwrap(self.d).requires_grad_(True)
+            n = image.shape[0]
+            logits = self.d(torch.cat([image, comp.detach()]), torch.cat([mask, mask]))  # one DDP forward
+            d_loss = d_hinge(logits[:n], logits[n:])
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        self._update_ema()
+        self.step += 1
+        return {"loss": loss.item(), "l1": l1.item(), "ssim": s.item(), "g_adv": adv.item(), "d": d_loss.item()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.ema.parameters(), _unwrap(self.g).parameters(), strict=True):
+            e.lerp_(p.detach(), 1 - decay)
+        for e, b in zip(self.ema.buffers(), _unwrap(self.g).buffers(), strict=True):
+            e.copy_(b)
+
+    # ---------------------------------------------------------------------------- outputs
+    @torch.no_grad()
+    def write_samples(self, batch: dict[str, Any], n: int = 4) -> Path:
+        """PNG grid, one row per sample: input (hole grey) | mask | EMA output composite | target."""
+        image, filled, mask = (t[:n] for t in self._to(batch))
+        out = self.ema(filled, mask)
+        comp = out * mask + image * (1 - mask)
+        cols = [image * (1 - mask) + 0.5 * mask, mask.expand_as(image), comp, image]
+        rows = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(image.shape[0])], dim=1)
+        arr = (rows.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+        return path
+
+    def _log_row(self, row: dict[str, float]) -> None:
+        path = self.run_dir / "loss_log.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    # -------------------------------------------------------------------------------- run
+    def run(self, progress: bool = True, num_workers: int = 1) -> None:
+        """Train from `self.step` to `config.steps`, checkpointing and logging on the way."""
+        cfg = self.config
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        sample_batch = self.batches[2**40]  # fixed batch, never trained on
+        loader = torch.utils.data.DataLoader(
+            self.batches,
+            batch_size=None,
+            sampler=range(self.step, cfg.steps),
+            num_workers=num_workers,
+            prefetch_factor=4 if num_workers else None,
+            persistent_workers=False,
+        )
+        sums: dict[str, float] = {}
+        count = 0
+        bar = _Progress(enabled=progress and self.rank == 0, total=cfg.steps, start=self.step)
+        t_last = time.monotonic()
+        with bar:
+            for batch in loader:
+                if int(batch["step"]) != self.step:
+                    raise RuntimeError(f"data/step mismatch: batch {int(batch['step'])} at step {self.step}")
+                terms = self.train_step(batch)
+                now = time.monotonic()
+                self.elapsed += now - t_last
+                t_last = now
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                bar.update(self.step, terms)
+                if self.step % cfg.log_every == 0 and self.rank == 0:
+                    row = {"step": self.step, "elapsed_s": round(self.elapsed, 1)}
+                    row.update({k: round(v / count, 6) for k, v in sums.items()})
+                    self._log_row(row)
+                    if not bar.enabled:
+                        print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+                    sums, count = {}, 0
+                if self.step % cfg.sample_every == 0 and self.rank == 0:
+                    self.write_samples(sample_batch)
+                due_time = (time.monotonic() - self._last_ckpt_time) > cfg.ckpt_minutes * 60
+                if self.world > 1:  # every rank must agree (save() may synchronise in the future)
+                    flag = torch.tensor([float(due_time)])
+                    torch.distributed.all_reduce(flag)
+                    due_time = bool(flag.item() > 0)
+                if self.step % cfg.ckpt_every == 0 or due_time or self.step == cfg.steps:
+                    self.save()
+        if self.step == cfg.steps and self.rank == 0 and not (self.run_dir / "checkpoints" / CKPT_NAME).exists():
+            self.save()
+
+
+class _Progress:
+    """rich progress bar on rank 0 in a terminal; a no-op elsewhere (logs go to the CSV / stdout)."""
+
+    def __init__(self, enabled: bool, total: int, start: int) -> None:
+        import sys
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self.total, self.start = total, start
+        self._progress = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("train", total=self.total, completed=self.start, info="")
+        return self
+
+    def update(self, step: int, terms: dict[str, float]) -> None:
+        if self._progress is not None:
+            info = f"loss {terms['loss']:.4f} l1 {terms['l1']:.4f} ssim {terms['ssim']:.4f}"
+            self._progress.update(self._task, completed=step, info=info)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)

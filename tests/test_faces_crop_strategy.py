@@ -1,0 +1,117 @@
+"""The aligned-face crop strategy for fixed-resolution inpainting models."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from facefill.faces.align import align_face
+from facefill.pipelines.crops import MaskBoxCrop
+from facefill.pipelines.face_crop import AlignedFaceCrop
+from faces_data import astronaut, astronaut_face, psnr
+
+
+def _tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    img = torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    return img, torch.from_numpy(mask.astype(np.float32))[None, None]
+
+
+def _mouth_hole() -> np.ndarray:
+    hole = np.zeros(astronaut().shape[:2], np.float32)
+    hole[128:150, 195:252] = 1
+    return hole
+
+
+class _Recorder:
+    """A fake native-size model: remembers its inputs, returns a function of them."""
+
+    def __init__(self, paint: tuple[float, float, float] | None = None):
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.paint = paint
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.calls.append((image.clone(), mask.clone()))
+        if self.paint is None:
+            return image.clone()  # identity: shows the geometry round trip
+        colour = torch.tensor(self.paint).view(1, 3, 1, 1)
+        return image * (1 - mask) + colour * mask
+
+
+def test_model_sees_the_aligned_face_and_hole():
+    image, mask = _tensors(np.asarray(astronaut()), _mouth_hole())
+    model = _Recorder(paint=(0.0, 1.0, 0.0))
+    strategy = AlignedFaceCrop()
+    out = strategy(image, mask, model, 256)
+    assert strategy.last_used == ["face"]
+    ((crop, crop_mask),) = model.calls
+    assert crop.shape == (1, 3, 256, 256) and crop_mask.shape == (1, 1, 256, 256)
+    expected = align_face(
+        np.asarray(astronaut()).astype(np.float32) / 255.0, astronaut_face().landmarks, 256
+    ).image
+    assert np.abs(crop[0].permute(1, 2, 0).numpy() - expected).max() < 1e-4
+    # The hole lands on the aligned mouth: FFHQ framing puts the mouth near (0.5, 0.7) of the crop.
+    ys, xs = np.nonzero(crop_mask[0, 0].numpy())
+    assert abs(xs.mean() / 256 - 0.5) < 0.08 and abs(ys.mean() / 256 - 0.7) < 0.08
+    # Every photo hole pixel got the model's (green) fill back.
+    filled = out[0].permute(1, 2, 0).numpy()[_mouth_hole() > 0]
+    assert np.abs(filled - [0.0, 1.0, 0.0]).max() < 0.02
+
+
+def test_identity_model_round_trips_the_hole_pixels():
+    photo = np.asarray(astronaut())
+    image, mask = _tensors(photo, _mouth_hole())
+    out = AlignedFaceCrop()(image, mask, _Recorder(), 512)
+    got = np.rint(out[0].permute(1, 2, 0).numpy() * 255)[_mouth_hole() > 0]
+    assert psnr(got, photo[_mouth_hole() > 0]) > 38
+
+
+def test_non_face_image_and_hole_away_from_face_fall_back_to_mask_box():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (160, 200, 3)).astype(np.uint8)
+    hole = np.zeros((160, 200), np.float32)
+    hole[40:70, 50:90] = 1
+    for photo, hole_mask in [(noise, hole), (np.asarray(astronaut()), _corner_hole())]:
+        image, mask = _tensors(photo, hole_mask)
+        strategy = AlignedFaceCrop()
+        got = strategy(image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
+        expected = MaskBoxCrop()(image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
+        assert strategy.last_used == ["fallback"]
+        assert torch.equal(got, expected)
+
+
+def _corner_hole() -> np.ndarray:
+    hole = np.zeros(astronaut().shape[:2], np.float32)
+    hole[450:500, 10:60] = 1
+    return hole
+
+
+def test_inpaint_job_runs_native_models_on_the_aligned_face_unless_no_align():
+    from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
+    from facefill.pipelines.registry import _SPECS, InpainterSpec, register_inpainter
+
+    sizes: list[tuple[int, int]] = []
+
+    def load(ctx):
+        def fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            sizes.append(tuple(image.shape[-2:]))
+            return image * (1 - mask) + mask * torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
+
+        return fill
+
+    name = "test-native-face-model"
+    register_inpainter(InpainterSpec(name, "fake 128 px face model", load, native_size=128, batchable=False))
+    try:
+        image, mask = _tensors(np.asarray(astronaut()), _mouth_hole())
+        aligned = InpaintProcessor(InpaintSettings(model=name, device="cpu")).pipeline
+        out = aligned.run(image, mask)
+        assert isinstance(aligned.crop_strategy, AlignedFaceCrop) and aligned.crop_strategy.last_used == [
+            "face"
+        ]
+        hole = torch.from_numpy(_mouth_hole() > 0)
+        assert torch.allclose(out[0][:, hole], torch.tensor([0.0, 0.0, 1.0]).view(3, 1), atol=0.02)
+        assert torch.equal(out[0][:, ~hole], image[0][:, ~hole])  # composited: nothing else changed
+        plain = InpaintProcessor(InpaintSettings(model=name, device="cpu", align_faces=False)).pipeline
+        plain.run(image, mask)
+        assert isinstance(plain.crop_strategy, MaskBoxCrop) and sizes == [(128, 128), (128, 128)]
+    finally:
+        _SPECS.pop(name, None)
