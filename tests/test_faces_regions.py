@@ -140,3 +140,29 @@ def test_parser_mouth_agrees_with_landmark_mouth():
     drawn = LandmarkRegionProvider().regions(img, face, ["mouth"])["mouth"]
     iou = (parsed * drawn).sum() / np.maximum(parsed, drawn).sum()
     assert iou > 0.85
+
+
+def test_bisenet_architecture_plugs_into_the_parser_provider():
+    import torch
+
+    from facefill.faces.parser_adapter import parser_from_torch
+    from facefill.models.bisenet import BISENET_REGION_GROUPS, BiSeNet
+
+    torch.manual_seed(0)
+    model = BiSeNet(19).eval()  # random weights: only the wiring is under test
+    everything = tuple(range(19))
+    provider = ParserRegionProvider(
+        parser_from_torch(model, input_size=64), {**BISENET_REGION_GROUPS, "all": everything}, input_size=64
+    )
+    img = np.asarray(astronaut())
+    face = astronaut_face()
+    regions = provider.regions(img, face, ["all", "mouth", "lips"])
+    assert all(m.shape == img.shape[:2] for m in regions.values())
+    # Class probabilities sum to 1, so "all" is exactly the aligned square (away from its edges).
+    aligned = align_face(img, face.landmarks, 64)
+    centre = np.rint(aligned.to_photo([[31.5, 31.5]])[0]).astype(int)
+    corner_outside = np.rint(aligned.to_photo([[-8.0, -8.0]])[0]).astype(int)
+    assert regions["all"][centre[1], centre[0]] == 1
+    assert regions["all"][corner_outside[1], corner_outside[0]] == 0
+    # Disjoint class groups cannot both exceed probability 0.5 at one pixel.
+    assert not (regions["mouth"].astype(bool) & regions["lips"].astype(bool)).any()

@@ -147,3 +147,27 @@ def test_parse_shard_rejects_bad_values() -> None:
     for bad in ["4/4", "-1/2", "a/b", "1", "0/0"]:
         with pytest.raises(UsageError):
             parse_shard(bad)
+
+
+def test_outputs_inside_a_recursive_input_are_not_inputs(tmp_path: Path) -> None:
+    touch(tmp_path, "photos/a.png", "photos/out/a.png", "photos/out/a.json", "m.png")
+    req = PlanRequest(
+        inputs=(str(tmp_path / "photos"),),
+        output=str(tmp_path / "photos/out"),
+        recursive=True,
+        mask=str(tmp_path / "m.png"),
+    )
+    assert [i.name for i in build_plan(req)] == ["a.png"]
+
+
+def test_exemplars_pair_like_masks_and_are_optional(tmp_path: Path) -> None:
+    touch(tmp_path, "in/a.png", "in/b.png", "m.png", "refs/a_exemplar.jpg")
+    req = PlanRequest(
+        inputs=(str(tmp_path / "in"),),
+        output=str(tmp_path / "out"),
+        mask=str(tmp_path / "m.png"),
+        exemplar=str(tmp_path / "refs"),
+    )
+    items = {i.name: i for i in build_plan(req)}
+    assert items["a.png"].exemplar == tmp_path / "refs/a_exemplar.jpg"
+    assert items["b.png"].exemplar is None and items["b.png"].preset_status is None  # optional

@@ -208,6 +208,24 @@ def test_contextual_attention_matches_loop_reference(flavour):
     assert torch.allclose(got, want, atol=1e-10)
 
 
+def test_score_fusion_equals_identity_kernel_convolution():
+    """The reference fuses scores by convolving the score matrix with eye(3); we use shifted adds."""
+    scores = torch.randn(35, 48, dtype=torch.float64)
+    want = F.conv2d(scores[None, None], torch.eye(3, dtype=torch.float64)[None, None], padding=1)[0, 0]
+    assert torch.allclose(ContextualAttention()._diagonal_sum(scores), want, atol=1e-12)
+
+
+def test_patch_pasting_equals_transposed_convolution():
+    """The reference pastes with conv_transpose2d(stride 2, padding 1); we use matmul + fold."""
+    gen = torch.Generator().manual_seed(17)
+    attention = torch.rand(1, 20, 4, 5, generator=gen, dtype=torch.float64)
+    patches = torch.randn(20, 6, 4, 4, generator=gen, dtype=torch.float64)
+    want = F.conv_transpose2d(attention, patches, stride=2, padding=1)
+    got = ContextualAttention()._paste(attention, patches)
+    assert got.shape == want.shape == (1, 6, 8, 10)
+    assert torch.allclose(got, want, atol=1e-12)
+
+
 def test_contextual_attention_copies_a_duplicated_background_region():
     """If the hole's features (and a margin) are a shifted copy of a background region, attention
     finds that region and pastes it: the output inside the hole reconstructs the features."""

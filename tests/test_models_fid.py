@@ -18,8 +18,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from facefill.evaluation.metrics import feature_statistics, frechet_distance
 from facefill.models import build, load_strict
-from facefill.models.fid_inception import feature_statistics, frechet_distance
 from manifest_utils import random_state_dict, shapes_of
 
 torch.set_num_threads(1)

@@ -7,7 +7,6 @@ import pytest
 import scipy.signal
 import torch
 import torch.nn.functional as F
-from manifest_utils import load_manifest, random_state_dict, shapes_of
 
 from facefill.errors import WeightsError
 from facefill.models import build, from_checkpoint
@@ -19,6 +18,7 @@ from facefill.models.stylegan2 import (
     maskfacegan_noise_keys_to_rosinality,
 )
 from facefill.models.stylegan2_blocks import ModulatedConv2d
+from manifest_utils import load_manifest, random_state_dict, shapes_of
 
 TAPS = np.array([1.0, 3.0, 3.0, 1.0])
 
@@ -123,12 +123,20 @@ def test_maskfacegan_runtime_generator_keys_remap_to_rosinality():
 
 
 def _generator_state_dict(size: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights scaled like a trained rosinality generator (mapping weights stored / lr_mul)."""
-    sd = random_state_dict(f"stylegan2_generator_{size}", seed=seed, init="normal")
-    kernels = Generator(size=16).state_dict()["convs.0.conv.blur.kernel"]
+    """Random weights scaled like a trained rosinality generator (mapping weights stored / lr_mul).
+
+    Sizes with a manifest use it; smaller test sizes use our own (manifest-verified) layout.
+    """
+    if size in (256, 1024):
+        manifest = load_manifest(f"stylegan2_generator_{size}")
+    else:
+        with torch.device("meta"):
+            manifest = shapes_of(Generator(size=size).state_dict())
+    sd = random_state_dict(manifest, seed=seed, init="normal")
+    kernel = torch.from_numpy(4 * np.outer(TAPS, TAPS) / 64).float()
     for key in sd:
         if key.endswith(".kernel"):
-            sd[key] = kernels.clone()
+            sd[key] = kernel.clone()
         elif key.startswith("style.") and key.endswith(".weight"):
             sd[key] = sd[key] / 0.01
         elif key.endswith("modulation.bias"):
@@ -138,8 +146,14 @@ def _generator_state_dict(size: int, seed: int = 0) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def g256() -> Generator:
-    torch.manual_seed(0)
+    """Loaded from manifest-shaped weights; used for the one full-size forward pass."""
     return from_checkpoint("stylegan2-generator", _generator_state_dict(256), size=256)
+
+
+@pytest.fixture(scope="module")
+def g16() -> Generator:
+    """A 16x16 generator (same blocks, 512 channels) keeps behavioural tests fast on a shared CPU."""
+    return from_checkpoint("stylegan2-generator", _generator_state_dict(16), size=16)
 
 
 def _z(n: int, seed: int) -> torch.Tensor:
@@ -154,21 +168,23 @@ def test_from_checkpoint_loads_manifest_weights_strictly(g256):
         torch.testing.assert_close(own[key], sd[key], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 @torch.inference_mode()
-def test_generator_output_shapes_and_latents(g256):
-    image, latents = g256([_z(2, 1)], return_latents=True, randomize_noise=False)
-    assert image.shape == (2, 3, 256, 256)
-    assert latents.shape == (2, g256.n_latent, 512) and g256.n_latent == 14
+def test_generator_256_forward_shapes_and_latents(g256):
+    image, latents = g256([_z(1, 1)], return_latents=True, randomize_noise=False)
+    assert image.shape == (1, 3, 256, 256)
+    assert latents.shape == (1, g256.n_latent, 512) and g256.n_latent == 14
     assert torch.isfinite(image).all()
 
 
 @torch.inference_mode()
-def test_generator_float32_matches_float64(g256):
-    g64 = Generator(size=256).double()
-    g64.load_state_dict({k: v.double() for k, v in _generator_state_dict(256).items()})
+def test_generator_float32_matches_float64(g16):
+    g64 = Generator(size=16).double()
+    g64.load_state_dict({k: v.double() for k, v in g16.state_dict().items()})
     z = _z(2, 2)
-    out32, _ = g256([z], randomize_noise=False)
+    out32, _ = g16([z], randomize_noise=False)
     out64, _ = g64([z.double()], randomize_noise=False)
+    assert out32.shape == (2, 3, 16, 16)
     rel = (out32.double() - out64).abs().max() / out64.abs().max()
     assert rel < 1e-5
 
@@ -192,7 +208,9 @@ def _modulated_conv_reference(module: ModulatedConv2d, x: torch.Tensor, style: t
     return out.view(batch, module.out_channel, h, w)
 
 
-@pytest.mark.parametrize(("upsample", "demodulate", "k"), [(False, True, 3), (True, True, 3), (False, False, 1)])
+@pytest.mark.parametrize(
+    ("upsample", "demodulate", "k"), [(False, True, 3), (True, True, 3), (False, False, 1)]
+)
 @torch.inference_mode()
 def test_modulated_conv_equals_grouped_weight_formulation(upsample, demodulate, k):
     torch.manual_seed(3)
@@ -209,60 +227,60 @@ def test_modulated_conv_equals_grouped_weight_formulation(upsample, demodulate, 
 
 
 @torch.inference_mode()
-def test_truncation_zero_renders_mean_latent_for_any_z(g256):
-    mean = g256.mean_latent(256, generator=torch.Generator().manual_seed(0))
-    a, _ = g256([_z(1, 10)], truncation=0.0, truncation_latent=mean, randomize_noise=False)
-    b, _ = g256([_z(1, 11)], truncation=0.0, truncation_latent=mean, randomize_noise=False)
-    m, _ = g256([mean], input_is_latent=True, randomize_noise=False)
-    untruncated, _ = g256([_z(1, 11)], randomize_noise=False)
+def test_truncation_zero_renders_mean_latent_for_any_z(g16):
+    mean = g16.mean_latent(256, generator=torch.Generator().manual_seed(0))
+    a, _ = g16([_z(1, 10)], truncation=0.0, truncation_latent=mean, randomize_noise=False)
+    b, _ = g16([_z(1, 11)], truncation=0.0, truncation_latent=mean, randomize_noise=False)
+    m, _ = g16([mean], input_is_latent=True, randomize_noise=False)
+    untruncated, _ = g16([_z(1, 11)], randomize_noise=False)
     torch.testing.assert_close(a, m, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b, m, rtol=1e-5, atol=1e-5)
     assert (untruncated - m).abs().mean() > 1e-2  # without truncation z matters
 
 
 @torch.inference_mode()
-def test_truncation_half_is_midpoint_in_w(g256):
-    mean = g256.mean_latent(64, generator=torch.Generator().manual_seed(0))
+def test_truncation_half_is_midpoint_in_w(g16):
+    mean = g16.mean_latent(64, generator=torch.Generator().manual_seed(0))
     z = _z(1, 12)
-    _, lat = g256([z], truncation=0.5, truncation_latent=mean, return_latents=True, randomize_noise=False)
-    w = g256.get_latent(z)
+    _, lat = g16([z], truncation=0.5, truncation_latent=mean, return_latents=True, randomize_noise=False)
+    w = g16.get_latent(z)
     torch.testing.assert_close(lat[:, 0], (mean + w) / 2, rtol=1e-5, atol=1e-5)
 
 
 @torch.inference_mode()
-def test_wplus_with_identical_rows_equals_w_input(g256):
-    w = g256.get_latent(_z(2, 4))
-    from_w, _ = g256([w], input_is_latent=True, randomize_noise=False)
-    wplus = w.unsqueeze(1).repeat(1, g256.n_latent, 1)
-    from_wplus, _ = g256([wplus], input_is_latent=True, randomize_noise=False)
+def test_wplus_with_identical_rows_equals_w_input(g16):
+    w = g16.get_latent(_z(2, 4))
+    from_w, _ = g16([w], input_is_latent=True, randomize_noise=False)
+    wplus = w.unsqueeze(1).repeat(1, g16.n_latent, 1)
+    from_wplus, _ = g16([wplus], input_is_latent=True, randomize_noise=False)
     torch.testing.assert_close(from_w, from_wplus, rtol=0, atol=0)
 
 
 @torch.inference_mode()
-def test_style_mixing_uses_first_style_before_inject_index(g256):
+def test_style_mixing_uses_first_style_before_inject_index(g16):
     z1, z2 = _z(1, 5), _z(1, 6)
-    _, lat = g256([z1, z2], inject_index=4, return_latents=True, randomize_noise=False)
-    w1, w2 = g256.get_latent(z1), g256.get_latent(z2)
+    _, lat = g16([z1, z2], inject_index=4, return_latents=True, randomize_noise=False)
+    w1, w2 = g16.get_latent(z1), g16.get_latent(z2)
     torch.testing.assert_close(lat[:, :4], w1.unsqueeze(1).expand(1, 4, 512))
-    torch.testing.assert_close(lat[:, 4:], w2.unsqueeze(1).expand(1, g256.n_latent - 4, 512))
+    torch.testing.assert_close(lat[:, 4:], w2.unsqueeze(1).expand(1, g16.n_latent - 4, 512))
 
 
 @torch.inference_mode()
-def test_fixed_noise_is_deterministic_and_random_noise_is_not(g256):
+def test_fixed_noise_is_deterministic_and_random_noise_is_not(g16):
     z = _z(1, 7)
-    noise = g256.make_noise(1, generator=torch.Generator().manual_seed(1))
-    a, _ = g256([z], noise=noise)
-    b, _ = g256([z], noise=noise)
-    c, _ = g256([z], randomize_noise=False)
-    d, _ = g256([z], randomize_noise=False)
+    noise = g16.make_noise(1, generator=torch.Generator().manual_seed(1))
+    a, _ = g16([z], noise=noise)
+    b, _ = g16([z], noise=noise)
+    c, _ = g16([z], randomize_noise=False)
+    d, _ = g16([z], randomize_noise=False)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     torch.testing.assert_close(c, d, rtol=0, atol=0)
-    e, _ = g256([z])
+    e, _ = g16([z])
     assert (e - c).abs().max() > 0
 
 
 @torch.inference_mode()
-def test_noise_change_only_affects_local_detail(g256):
+def test_noise_change_only_affects_local_detail(g16):
     """Noise enters after each conv; a change in the last maps can only move nearby output pixels.
 
     Last map: added after the final 3x3 conv, then bias+lrelu and a 1x1 ToRGB -> the change stays
@@ -270,20 +288,20 @@ def test_noise_change_only_affects_local_detail(g256):
     coarsest map, by contrast, changes the whole image.
     """
     z = _z(1, 8)
-    base_noise = [n.clone() for n in g256.noise_buffers()]
-    base, _ = g256([z], noise=base_noise)
-    for index, radius in ((g256.num_layers - 1, 0), (g256.num_layers - 2, 1)):
+    base_noise = [n.clone() for n in g16.noise_buffers()]
+    base, _ = g16([z], noise=base_noise)
+    for index, radius in ((g16.num_layers - 1, 0), (g16.num_layers - 2, 1)):
         noise = [n.clone() for n in base_noise]
-        noise[index][..., 100:104, 50:60] += 5.0
-        out, _ = g256([z], noise=noise)
+        noise[index][..., 6:8, 4:7] += 5.0
+        out, _ = g16([z], noise=noise)
         changed = (out - base).abs().amax(1)[0] > 0
         ys, xs = torch.nonzero(changed, as_tuple=True)
         assert changed.any()
-        assert ys.min() >= 100 - radius and ys.max() <= 103 + radius
-        assert xs.min() >= 50 - radius and xs.max() <= 59 + radius
+        assert ys.min() >= 6 - radius and ys.max() <= 7 + radius
+        assert xs.min() >= 4 - radius and xs.max() <= 6 + radius
     noise = [n.clone() for n in base_noise]
     noise[0] += 5.0
-    out, _ = g256([z], noise=noise)
+    out, _ = g16([z], noise=noise)
     assert ((out - base).abs().amax(1)[0] > 0).float().mean() > 0.9
 
 
@@ -303,7 +321,8 @@ def test_load_stylegan2_checkpoint_dict_and_latent_avg():
 
 
 def test_maskfacegan_runtime_state_dict_loads_via_remap():
-    runtime = {k: torch.empty(v, device="meta") for k, v in load_manifest("maskfacegan_generator_runtime").items()}
+    manifest = load_manifest("maskfacegan_generator_runtime")
+    runtime = {k: torch.empty(v, device="meta") for k, v in manifest.items()}
     remapped = maskfacegan_noise_keys_to_rosinality(runtime)
     with torch.device("meta"):
         generator = Generator(size=1024)
@@ -311,35 +330,52 @@ def test_maskfacegan_runtime_state_dict_loads_via_remap():
     assert generator.noises.noise_16.shape == (1, 1, 1024, 1024)
 
 
-@pytest.fixture(scope="module")
-def d256() -> Discriminator:
-    sd = random_state_dict("stylegan2_discriminator_256", seed=2, init="normal")
+def _discriminator_state_dict(manifest, seed: int) -> dict[str, torch.Tensor]:
+    sd = random_state_dict(manifest, seed=seed, init="normal")
     kernel = torch.from_numpy(np.outer(TAPS, TAPS) / 64).float()
     sd.update({k: kernel.clone() for k in sd if k.endswith(".kernel")})
-    return from_checkpoint("stylegan2-discriminator", sd, size=256)
+    return sd
+
+
+@pytest.mark.slow
+@torch.inference_mode()
+def test_discriminator_256_loads_manifest_weights_and_runs():
+    sd = _discriminator_state_dict(load_manifest("stylegan2_discriminator_256"), seed=2)
+    d = from_checkpoint("stylegan2-discriminator", sd, size=256)
+    torch.testing.assert_close(d.state_dict()["final_linear.0.weight"], sd["final_linear.0.weight"])
+    out = d(torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(3)))
+    assert out.shape == (1, 1) and torch.isfinite(out).all()
+
+
+@pytest.fixture(scope="module")
+def d8() -> Discriminator:
+    """An 8x8 discriminator: conv, one ResBlock, stddev, final layers — every block type, cheaply."""
+    with torch.device("meta"):
+        manifest = shapes_of(Discriminator(size=8).state_dict())
+    return from_checkpoint("stylegan2-discriminator", _discriminator_state_dict(manifest, 2), size=8)
 
 
 @torch.inference_mode()
-def test_discriminator_shapes_and_float64_agreement(d256):
-    x = torch.randn(4, 3, 256, 256, generator=torch.Generator().manual_seed(3))
-    out = d256(x)
+def test_discriminator_shapes_and_float64_agreement(d8):
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    out = d8(x)
     assert out.shape == (4, 1)
-    d64 = Discriminator(size=256).double()
-    d64.load_state_dict({k: v.double() for k, v in d256.state_dict().items()})
+    d64 = Discriminator(size=8).double()
+    d64.load_state_dict({k: v.double() for k, v in d8.state_dict().items()})
     out64 = d64(x.double())
     assert ((out.double() - out64).abs().max() / out64.abs().max()) < 1e-5
 
 
 @torch.inference_mode()
-def test_discriminator_minibatch_stddev_couples_samples(d256):
+def test_discriminator_minibatch_stddev_couples_samples(d8):
     """The stddev feature makes a logit depend on the other images of its group."""
-    x = torch.randn(4, 3, 256, 256, generator=torch.Generator().manual_seed(4))
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     y = x.clone()
-    y[1] = torch.randn(3, 256, 256, generator=torch.Generator().manual_seed(5))
-    a, b = d256(x), d256(y)
+    y[1] = torch.randn(3, 8, 8, generator=torch.Generator().manual_seed(5))
+    a, b = d8(x), d8(y)
     assert (a[0] - b[0]).abs() > 0
     with pytest.raises(ValueError, match="divisible"):
-        d256(x[:3].repeat(2, 1, 1, 1))
+        d8(x[:3].repeat(2, 1, 1, 1))
 
 
 def test_registry_builds_by_name():
@@ -352,10 +388,10 @@ def test_registry_builds_by_name():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @torch.inference_mode()
-def test_generator_cuda_matches_cpu(g256):
+def test_generator_cuda_matches_cpu(g16):
     z = _z(1, 9)
-    cpu, _ = g256([z], randomize_noise=False)
-    gpu = Generator(size=256).cuda()
-    gpu.load_state_dict(g256.state_dict())
+    cpu, _ = g16([z], randomize_noise=False)
+    gpu = Generator(size=16).cuda()
+    gpu.load_state_dict(g16.state_dict())
     out, _ = gpu([z.cuda()], randomize_noise=False)
     assert ((out.cpu() - cpu).abs().max() / cpu.abs().max()) < 1e-3

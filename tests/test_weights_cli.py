@@ -8,12 +8,14 @@ import subprocess
 import sys
 
 import pytest
-from _hubserver import COMMIT_A, entry_dict, hub, sha, wenv  # noqa: F401
 from click.testing import CliRunner
 
 from facefill.cli import group
 from facefill.weights.cache import cached_path
 from facefill.weights.registry import default_registry_path, entry
+from hub_server import COMMIT_A, entry_dict, sha
+
+pytest_plugins = ["_hubserver"]  # fixtures: hub, wenv
 
 try:
     import tomllib
@@ -102,7 +104,7 @@ def test_require_hash_refuses_tofu_entries_and_tofu_prints_the_hash(two_entries)
 
 def test_download_all_reports_manual_entries_and_offline_fails_fast(two_entries):
     two_entries.registry([
-        *[entry_dict(n, DATA, sources=[{"hf": "org/repo", "filename": "a.pt", "revision": COMMIT_A}]) for n in ["a"]],
+        entry_dict("a", DATA, sources=[{"hf": "org/repo", "filename": "a.pt", "revision": COMMIT_A}]),
         entry_dict("gdrive", None, sources=[], tofu=True, manual="Google Drive id 42"),
     ])
     offline = run("--offline", "download", "--all")
@@ -125,7 +127,8 @@ def test_import_and_info_through_cli(two_entries, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")
     failed = run("import", "a", str(bad))
-    assert failed.exit_code == 1 and failed.output.startswith("error: ") and len(failed.output.splitlines()) == 1
+    assert failed.exit_code == 1 and failed.output.startswith("error: ")
+    assert len(failed.output.splitlines()) == 1
 
 
 def test_unknown_name_is_a_one_line_error(two_entries):

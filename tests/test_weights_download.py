@@ -10,13 +10,15 @@ import os
 import time
 
 import pytest
-from _hubserver import COMMIT_A, entry_dict, hub, resolve_in_child, sha, wenv  # noqa: F401
 
 from facefill.errors import WeightsError
 from facefill.weights import config, resolve
 from facefill.weights.cache import cached_path, staging_dir
 from facefill.weights.registry import entry
 from facefill.weights.verify import sha256_file, trusted_sha256
+from hub_server import COMMIT_A, entry_dict, resolve_in_child, sha
+
+pytest_plugins = ["_hubserver"]  # fixtures: hub, wenv
 
 DATA = os.urandom(20_000)
 HUB = {"hf": "org/repo", "filename": "model.pt", "revision": COMMIT_A}
@@ -147,7 +149,7 @@ def test_two_processes_downloading_at_once_yield_one_valid_file(wenv):
 
 
 def test_trust_on_first_use_records_hash_and_require_hash_refuses(wenv, caplog):
-    url = wenv.server.add_url("/tofu/state.pt?dl=1".split("?")[0], DATA)
+    url = wenv.server.add_url(["/tofu/state.pt", "dl=1"][0], DATA)
     wenv.registry([entry_dict("t", DATA, sources=[{"url": url + "?dl=1"}], tofu=True)])
     assert trusted_sha256("t") is None
     with caplog.at_level("WARNING", logger="facefill.weights"):
@@ -167,11 +169,31 @@ def test_trust_on_first_use_records_hash_and_require_hash_refuses(wenv, caplog):
 
 
 def test_entry_without_source_says_where_to_get_it(wenv):
-    wenv.registry([
-        entry_dict("manual-only", None, sources=[], tofu=True, manual="download x.pth from Google Drive id 123")
-    ])
+    manual = "download x.pth from Google Drive id 123"
+    wenv.registry([entry_dict("manual-only", None, sources=[], tofu=True, manual=manual)])
     with pytest.raises(WeightsError) as err:
         resolve("manual-only")
     assert "Google Drive id 123" in str(err.value)
     assert "facefill weights import manual-only PATH" in str(err.value)
     assert wenv.server.count() == 0
+
+
+def test_truncated_hub_transfer_is_resumed_and_verified(wenv, monkeypatch):
+    import huggingface_hub.file_download as hf_download
+
+    monkeypatch.setattr(hf_download.time, "sleep", lambda s: None)  # the Hub client's resume pause
+    hub_path = _hub_entry(wenv)
+    wenv.server.fail(hub_path, "truncate")
+    assert resolve("m").read_bytes() == DATA
+    assert wenv.server.count(hub_path, "GET") == 2
+
+
+def test_progress_bars_hidden_when_stderr_is_not_a_terminal(monkeypatch):
+    import io
+
+    config.set_progress(None)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert config.show_progress() is False
+    config.set_progress(True)
+    assert config.show_progress() is True
+    config.set_progress(None)

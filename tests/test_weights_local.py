@@ -7,7 +7,6 @@ import shutil
 
 import click
 import pytest
-from _hubserver import COMMIT_A, entry_dict, hub, sha, wenv  # noqa: F401
 from click.testing import CliRunner
 
 from facefill.cli.weights_options import parse_weight_overrides, weights_options
@@ -17,6 +16,9 @@ from facefill.weights.cache import cached_path
 from facefill.weights.manage import import_file, remove
 from facefill.weights.registry import entry
 from facefill.weights.verify import trusted_sha256
+from hub_server import COMMIT_A, entry_dict, sha
+
+pytest_plugins = ["_hubserver"]  # fixtures: hub, wenv
 
 DATA = os.urandom(4096)
 
@@ -63,7 +65,7 @@ def test_offline_option_stops_download(wenv):
     assert wenv.server.count() == 0
 
 
-def test_override_with_other_bytes_is_used_with_a_warning_but_refused_with_require_hash(wenv, tmp_path, caplog):
+def test_override_with_other_bytes_warns_but_require_hash_refuses(wenv, tmp_path, caplog):
     _registry(wenv)
     finetuned = tmp_path / "finetuned.pt"
     finetuned.write_bytes(b"my own fine-tuned weights")
@@ -139,11 +141,12 @@ def test_hugging_face_cache_copy_is_reused_without_download(wenv, tmp_path):
     """A file already in HF_HUB_CACHE at the pinned commit counts as available (respecting HF_HOME)."""
     import huggingface_hub.constants as hf_constants
 
-    wenv.registry([entry_dict("h", DATA, sources=[{"hf": "org/repo", "filename": "w.pt", "revision": COMMIT_A}])])
+    source = {"hf": "org/repo", "filename": "w.pt", "revision": COMMIT_A}
+    wenv.registry([entry_dict("h", DATA, sources=[source])])
     snap = tmp_path / "hf-cache" / "models--org--repo" / "snapshots" / COMMIT_A
     snap.mkdir(parents=True)
     (snap / "w.pt").write_bytes(DATA)
-    assert hf_constants.HF_HUB_CACHE == str(tmp_path / "hf-cache")
+    assert str(tmp_path / "hf-cache") == hf_constants.HF_HUB_CACHE
     config.set_offline(True)
     assert resolve("h") == snap / "w.pt"
     assert locate("h").origin == "hf-cache"

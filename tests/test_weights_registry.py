@@ -6,11 +6,13 @@ import re
 import sys
 
 import pytest
-from _hubserver import entry_dict, hub, wenv  # noqa: F401
 
 from facefill.errors import WeightsError
 from facefill.weights import entries, entry
 from facefill.weights.registry import FORMATS, KeyMap, clear_cache, default_registry_path
+from hub_server import entry_dict
+
+pytest_plugins = ["_hubserver"]  # fixtures: hub, wenv
 
 try:
     import tomllib
@@ -60,8 +62,8 @@ def test_shipped_registry_has_the_known_public_checkpoints(shipped):
         assert [s.kind for s in by_name[name].sources] == ["hub", "url"]
     for name in ("maskfacegan-classifier", "maskfacegan-parser", "maskfacegan-e4e"):
         assert by_name[name].trust_on_first_use and not by_name[name].sha256 and by_name[name].sources
-    for name in ("deepfillv2-celebahq", "deepfillv2-places2", "deepfillv2-celebahq-tf", "deepfillv2-places2-tf",
-                 "sacgan-arcface"):
+    manual = ("deepfillv2-celebahq", "deepfillv2-places2", "deepfillv2-celebahq-tf", "deepfillv2-places2-tf")
+    for name in (*manual, "sacgan-arcface"):
         assert not by_name[name].sources and "Google Drive" in by_name[name].manual
         assert by_name[name].non_commercial
     directions = [e for e in shipped if e.architecture in ("interfacegan-direction", "ganspace-pca")]

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from _hubserver import entry_dict, hub, wenv  # noqa: F401
 
 from facefill.errors import WeightsError
 from facefill.weights import KeyMap, load_checkpoint, load_state_dict, set_overrides
 from facefill.weights.safe_load import detect_format
+from hub_server import entry_dict
+
+pytest_plugins = ["_hubserver"]  # fixtures: hub, wenv
 
 torch.set_num_threads(1)
 
@@ -100,6 +102,7 @@ def test_newer_pickle_protocols_are_refused_without_running_anything(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torchscript_loads_via_jit_on_cpu(tmp_path):
     class Tiny(torch.nn.Module):
         def __init__(self) -> None:
@@ -166,7 +169,7 @@ def test_registry_key_maps_and_views_apply(wenv, tmp_path):
         entry_dict("fusion", None, sources=[], tofu=True, manual="by hand",
                    keymap={"take": "model", "strip_prefix": ["module."]}),
     ])
-    set_overrides({"e4e": tmp_path / "e4e.pt", "parser": tmp_path / "parser.pt", "fusion": tmp_path / "fusion.pt"})
+    set_overrides({name: tmp_path / f"{name}.pt" for name in ("e4e", "parser", "fusion")})
     enc = load_state_dict("e4e")
     assert sorted(enc) == ["a", "b"] and torch.equal(enc["b"], torch.zeros(2))
     assert sorted(load_state_dict("e4e", view="decoder")) == ["c"]

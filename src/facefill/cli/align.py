@@ -67,7 +67,8 @@ def _check_face(ctx: click.Context, param: click.Parameter, value: str) -> str |
     "--face-threshold",
     type=float,
     default=None,
-    help="Minimum detector score (default 0.0, dlib's own cut-off); raise it to drop weak detections.",
+    help="Minimum detector score. Default: dlib's cut-off (0.0), and weak detections (< 0.3) are "
+    "dropped when a stronger face is present.",
 )
 @click.option(
     "--no-rotations",

@@ -38,6 +38,7 @@ samples/step_*.png (input | mask | output | target).
 @click.option("--lr", default=5e-4, show_default=True, type=float, help="Generator learning rate (Adam).")
 @click.option("--lr-d", default=2e-4, show_default=True, type=float, help="Discriminator learning rate (Adam).")
 @click.option("--w-adv", default=0.001, show_default=True, type=float, help="Weight of the SN-PatchGAN hinge term (0 = off).")
+@click.option("--adv-start", default=500, show_default=True, type=click.IntRange(0), help="Step at which the adversarial term starts.")
 @click.option("--w-ssim", default=0.5, show_default=True, type=float, help="Weight of the (1 - SSIM) term.")
 @click.option("--ema", default=0.999, show_default=True, type=click.FloatRange(0, 1), help="EMA decay of the exported generator.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
@@ -138,6 +139,8 @@ def _build_trainer(opts: dict, rank: int, device):
         ckpt_minutes=opts["ckpt_minutes"],
         sample_every=opts["sample_every"],
         log_every=opts["log_every"],
+        adv_start=opts.get("adv_start", 500),
+        **{k: tuple(opts[k]) for k in ("widths", "dilations") if opts.get(k)},
     )
     batches = InpaintBatches(faces, sampler, opts["batch_size"], crop=config.crop, seed=opts["seed"], rank=rank, flip=not opts["no_flip"])
     return Trainer(config, batches, opts["out"], device=device)

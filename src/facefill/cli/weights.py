@@ -116,7 +116,8 @@ def list_cmd(as_json: bool) -> None:
     for r in rows:
         lic = ("[bold red]NON-COMMERCIAL[/] " if r["non_commercial"] else "") + _escape(r["license"])
         cached = r["origin"] if r["cached"] else "-"
-        verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "?" if r["cached"] else "-"}[r["verified"]]
+        unknown = "?" if r["cached"] else "-"
+        verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: unknown}[r["verified"]]
         table.add_row(r["name"], _human(r["size"]), lic, r["source"], cached, verified)
     _console().print(table)
 
@@ -157,12 +158,15 @@ def download_cmd(names: tuple[str, ...], all_: bool, force: bool) -> None:
             path = download(entry(name), force=True) if force else resolve(name)
             click.echo(f"{name}: {path} (sha256 {file_sha256(path)})")
         except WeightsError as exc:
+            if len(todo) == 1:
+                raise
             failed += 1
             click.echo(f"error: {exc}", err=True)
     if all_:
         manual = [e.name for e in entries() if not e.sources]
         if manual:
-            click.echo(f"not downloadable (import by hand, see `facefill weights info NAME`): {', '.join(manual)}")
+            listed = ", ".join(manual)
+            click.echo(f"not downloadable (import by hand, see `facefill weights info NAME`): {listed}")
     if failed:
         raise WeightsError(f"{failed} of {len(todo)} checkpoint(s) could not be downloaded")
 

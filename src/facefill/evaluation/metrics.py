@@ -8,6 +8,8 @@ papers mean by "SSIM".
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.ndimage import correlate1d
 
@@ -77,22 +79,42 @@ def ssim(
     return float(np.mean(scores))
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance between two Gaussians (the FID formula of pytorch-fid)."""
-    from scipy import linalg
-
-    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
-    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
-    diff = mu1 - mu2
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = np.real(covmean)
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
-
-
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of an N×D feature matrix (rows = samples)."""
+    """Mean and covariance (rows = samples, unbiased) of a (N, D) feature array, as pytorch-fid."""
     feats = np.asarray(features, dtype=np.float64)
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
+
+
+def _sqrtm(a: np.ndarray) -> np.ndarray:
+    from scipy import linalg  # only FID needs scipy; keep it out of the model registry's imports
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # near-singular products are handled by the caller
+        return linalg.sqrtm(a)
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """‖μ1−μ2‖² + Tr(Σ1 + Σ2 − 2·sqrt(Σ1Σ2)), computed as pytorch-fid does.
+
+    If the matrix square root is not finite (singular product), `eps` is added to both diagonals
+    and it is recomputed; a small imaginary part from numerical error is dropped (an imaginary
+    diagonal above 1e-3 is an error).
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+        raise ValueError(f"frechet_distance: shapes differ {mu1.shape}/{sigma1.shape} vs "
+                         f"{mu2.shape}/{sigma2.shape}")
+    diff = mu1 - mu2
+    covmean = _sqrtm(sigma1.dot(sigma2))
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"frechet_distance: imaginary component {np.max(np.abs(covmean.imag))}")
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))

@@ -18,6 +18,8 @@ from facefill.jobs.processor import Processor
 from facefill.jobs.progress import progress_wanted
 from facefill.jobs.runner import RunOptions, default_workers, run_job
 from facefill.jobs.sidecar import command_line
+from facefill.jobs.summary import FAILED
+from facefill.runtime.batching import reserve_cpu_for_io
 
 
 @dataclass
@@ -68,11 +70,13 @@ def run_batch_command(
     with one_line_warnings(warn):
         items = plan(request)
         processor = make_processor(warn)
+        workers = settings.workers or default_workers()
+        reserve_cpu_for_io(workers)
         auto = getattr(processor, "auto_batch_size", None)
         batch_size = settings.batch_size or (auto() if auto else 1)
         options = RunOptions(
             overwrite=settings.overwrite,
-            workers=settings.workers or default_workers(),
+            workers=workers,
             batch_size=batch_size,
             progress=progress_wanted(settings.quiet),
             debug=settings.debug,
@@ -84,4 +88,10 @@ def run_batch_command(
         summary.write_json(Path(settings.summary_json))
     if not settings.quiet:
         summary.render(console)
+    else:  # quiet still reports errors: one line per failed item
+        for result in summary.results:
+            if result.status == FAILED:
+                console.print(f"error: {result.reason}", markup=False)
+        if summary.all_unmasked:
+            console.print("error: no image had a matching mask (see --mask)", markup=False)
     return summary.exit_code

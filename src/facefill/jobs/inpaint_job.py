@@ -7,6 +7,7 @@ output equals its input bit for bit there; 16-bit sources are filled in float an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from facefill.jobs.plan import WorkItem
 from facefill.runtime.seed import item_seed
 
 INVERTED_HOLE_RATIO = 0.9
+MASK_CACHE_SIZE = 4
 
 
 @dataclass
@@ -55,7 +57,10 @@ def _weights_sha256(names: tuple[str, ...]) -> dict[str, str]:
 def to_source_dtype(result: np.ndarray, original: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Float [0,1] result -> the source's integer dtype; pixels with weight 0 copied from `original`."""
     top = 65535 if original.dtype == np.uint16 else 255
-    values = np.clip(np.rint(result.astype(np.float64) * top), 0, top).astype(original.dtype)
+    # float32 is exact enough: 65535 * 2**-24 << 0.5, so rounding lands on the right integer.
+    values = np.clip(np.rint(result.astype(np.float32, copy=False) * np.float32(top)), 0, top).astype(
+        original.dtype
+    )
     return np.where((weights > 0)[..., None], values, original)
 
 
@@ -75,6 +80,8 @@ class InpaintProcessor:
 
         self.settings = settings
         self.warn = warn
+        self._mask_cache: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        self._mask_lock = threading.Lock()
         self.pipeline = InpaintPipeline(
             settings.model,
             device=settings.device,
@@ -103,12 +110,11 @@ class InpaintProcessor:
 
     def load(self, item: WorkItem) -> _Loaded:
         from facefill.io.images import read_image
-        from facefill.io.masks import read_mask
         from facefill.masks.ops import hole_ratio
 
         image = read_image(item.source, max_pixels=self.settings.max_pixels)
         assert item.mask is not None, "planned items always carry a mask"
-        mask = read_mask(item.mask, image_size=image.size, options=self.settings.mask_options)
+        mask = self._read_mask(str(item.mask), image.size)
         ratio = hole_ratio(mask)
         notes = []
         if ratio == 0.0:
@@ -121,6 +127,23 @@ class InpaintProcessor:
         for note in notes:
             self.warn(note)
         return _Loaded(image, mask, ratio, notes)
+
+    def _read_mask(self, path: str, size: tuple[int, int]) -> np.ndarray:
+        """Decode a mask, reusing the last few: one mask shared by a whole folder is read once."""
+        key = (path, size)
+        with self._mask_lock:
+            cached = self._mask_cache.get(key)
+        if cached is not None:
+            return cached
+        from facefill.io.masks import read_mask
+
+        mask = read_mask(path, image_size=size, options=self.settings.mask_options)
+        mask.setflags(write=False)
+        with self._mask_lock:
+            self._mask_cache[key] = mask
+            while len(self._mask_cache) > MASK_CACHE_SIZE:
+                self._mask_cache.pop(next(iter(self._mask_cache)))
+        return mask
 
     def process(self, batch: list[tuple[WorkItem, _Loaded]]) -> list[np.ndarray]:
         """Fill each image; same-size neighbours run as one tensor batch."""

@@ -64,6 +64,10 @@ def build_plan(req: PlanRequest) -> list[WorkItem]:
     facefill never writes over its inputs.
     """
     found = discover_inputs(list(req.inputs), recursive=req.recursive)
+    if req.output is not None and Path(req.output).is_dir():
+        # `-o photos/out` inside `photos/ --recursive`: earlier outputs are not new inputs.
+        out_root = _resolved(Path(req.output))
+        found = [f for f in found if not _resolved(f.path).is_relative_to(out_root)] or found
     masks = Companions(req.mask, suffix="_mask", option="--mask", extra_extensions=(".npy",))
     exemplars = Companions(req.exemplar, suffix="_exemplar", option="--exemplar")
 

@@ -109,6 +109,8 @@ class _Run:
     def save(self, loaded: _Loaded, result: Any, compute_ms: float) -> dict[str, float]:
         item = loaded.item
         start = time.perf_counter()
+        # A stale sidecar next to a new image would read as "done" with the old metadata if killed here.
+        item.sidecar.unlink(missing_ok=True)
         with atomic_target(item.output) as tmp:
             extra = self.processor.save(item, loaded.payload, result, tmp)
         timings = {"decode": loaded.decode_ms, "compute": compute_ms, "encode": _ms_since(start)}

@@ -35,13 +35,20 @@ BISENET_REGION_GROUPS: dict[str, tuple[int, ...]] = {
     "ears": (7, 8),
     "earrings": (9,),
     "nose": (10,),
-    "mouth": (11,),
+    "inner_mouth": (11,),
     "lips": (12, 13),
     "neck": (14,),
     "necklace": (15,),
     "cloth": (16,),
     "hair": (17,),
     "hat": (18,),
+}
+
+# facefill's region names (faces/regions.py) from BiSeNet classes: "mouth" is the whole lip area,
+# as the landmark provider and MaskFaceGAN draw it, so the two providers are interchangeable.
+BISENET_FACEFILL_REGIONS: dict[str, tuple[int, ...]] = {
+    **{name: idx for name, idx in BISENET_REGION_GROUPS.items() if name != "inner_mouth"},
+    "mouth": (11, 12, 13),
 }
 
 # MaskFaceGAN's 9 parser classes from BiSeNet classes (spec §1.15; our choice, not the paper's).

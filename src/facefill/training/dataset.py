@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def list_images(source: str | Path, split: str = "train") -> list[Path]:
     if source.is_file() and source.suffix == ".flist":
         base = source.parent
         lines = [ln.strip() for ln in source.read_text().splitlines() if ln.strip()]
-        paths = [Path(ln) if Path(ln).is_absolute() else base / ln for ln in lines]
+        paths = [Path(os.path.normpath(ln if Path(ln).is_absolute() else base / ln)) for ln in lines]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"{source}: {len(missing)} listed files do not exist (first: {missing[0]})")
@@ -101,13 +102,13 @@ def build_face_cache(paths: Sequence[Path], cache_dir: str | Path, size: int = 2
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"faces_{_cache_key(paths, size)}_{len(paths)}x{size}.npy"
     if not target.exists():
-        tmp = target.with_suffix(".tmp.npy")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")  # per process: torchrun ranks may race here
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
         for i, p in enumerate(paths):
             arr[i] = frame_face(read_rgb(p), size)
         arr.flush()
         del arr
-        tmp.rename(target)
+        os.replace(tmp, target)
     return np.load(target, mmap_mode="r")
 
 
@@ -149,9 +150,9 @@ def load_mask_bank(folder: str | Path, size: int, cache_dir: str | Path | None =
             raise UsageError(f"cannot read mask {p}")
         bank[i] = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST) > 127
     if target is not None:
-        tmp = target.with_suffix(".tmp.npy")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
         np.save(tmp, bank)
-        tmp.rename(target)
+        os.replace(tmp, target)
     return bank
 
 

@@ -69,7 +69,11 @@ def load_checkpoint(name_or_path: str | Path) -> Any:
 
 
 def load_state_dict(
-    name_or_path: str | Path, *, view: str | None = None, keymap: KeyMap | None = None, like: str | None = None
+    name_or_path: str | Path,
+    *,
+    view: str | None = None,
+    keymap: KeyMap | None = None,
+    like: str | None = None,
 ) -> dict[str, Any]:
     """A flat {key: Tensor} state_dict on CPU with the entry's key map applied.
 

@@ -51,7 +51,8 @@ def offline_error(entry: WeightsEntry) -> WeightsError:
 def no_source_error(entry: WeightsEntry) -> WeightsError:
     return WeightsError(
         f"weights {entry.name} cannot be downloaded automatically (no licence to re-host it): "
-        f"{entry.manual}; then run `facefill weights import {entry.name} PATH` or pass --weights {entry.name}=PATH"
+        f"{entry.manual}; then run `facefill weights import {entry.name} PATH` "
+        f"or pass --weights {entry.name}=PATH"
     )
 
 

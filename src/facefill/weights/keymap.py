@@ -18,12 +18,13 @@ def apply_keymap(obj: Any, keymap: KeyMap, *, what: str) -> dict[str, Any]:
     if keymap.take:
         for part in keymap.take.split("."):
             if not isinstance(node, Mapping) or part not in node:
-                have = ", ".join(sorted(map(str, node))[:8]) if isinstance(node, Mapping) else type(node).__name__
+                have = ", ".join(sorted(map(str, node))[:8]) if isinstance(node, Mapping) else type(node)
                 raise WeightsError(f"{what} has no {keymap.take!r} entry (top level: {have}); wrong file?")
             node = node[part]
     if not isinstance(node, Mapping):
         raise WeightsError(
-            f"{what} holds a {type(node).__name__}, not a state_dict; use facefill.weights.load_checkpoint for it"
+            f"{what} holds a {type(node).__name__}, not a state_dict; "
+            "use facefill.weights.load_checkpoint for it"
         )
     state = dict(node)
     if keymap.select_prefix:
@@ -46,6 +47,7 @@ def check_tensors(state: Mapping[str, Any], *, what: str) -> dict[str, Any]:
     if bad:
         shown = ", ".join(repr(k) for k in bad[:5])
         raise WeightsError(
-            f"{what}: entries {shown} are not tensors; pick a sub-dict (key map `take`) or use load_checkpoint"
+            f"{what}: entries {shown} are not tensors; "
+            "pick a sub-dict (key map `take`) or use load_checkpoint"
         )
     return dict(state)

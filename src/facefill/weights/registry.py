@@ -157,7 +157,9 @@ def _load(path: str) -> dict[str, WeightsEntry]:
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise WeightsError(f"weights registry {path} not found; reinstall facefill or unset {REGISTRY_ENV}") from None
+        raise WeightsError(
+            f"weights registry {path} not found; reinstall facefill or unset {REGISTRY_ENV}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise WeightsError(f"weights registry {path} is not valid TOML: {exc}") from None
     table: dict[str, WeightsEntry] = {}

@@ -9,6 +9,7 @@ moving to a device is the caller's business.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import re
 import warnings
@@ -59,7 +60,9 @@ def allowed_globals() -> list[Any]:
         return allowed
     core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
     for fn in (core.scalar, core._reconstruct):
-        allowed += [fn, (fn, f"numpy.core.multiarray.{fn.__name__}"), (fn, f"numpy._core.multiarray.{fn.__name__}")]
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # numpy 1.x and 2.x pickles
+            allowed.append((fn, f"{module}.{fn.__name__}"))
+        allowed.append(fn)
     allowed += [np.ndarray, np.dtype]
     allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
     return allowed
@@ -70,23 +73,36 @@ def _refused_global(message: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _allow_list(torch: Any) -> contextlib.AbstractContextManager:
+    """The allow-list as a scoped context (torch >= 2.5); older torch gets the process-wide variant."""
+    scoped = getattr(torch.serialization, "safe_globals", None)
+    if scoped is not None:
+        return scoped(allowed_globals())
+    add = getattr(torch.serialization, "add_safe_globals", None)
+    if add is not None:
+        add([g for g in allowed_globals() if not isinstance(g, tuple)])
+    return contextlib.nullcontext()
+
+
 def load_torch_pickle(path: Path) -> Any:
     """torch.load with weights_only=True and the allow-list, on CPU; refusals become WeightsError."""
     import torch
 
     try:
-        with torch.serialization.safe_globals(allowed_globals()):
+        with _allow_list(torch):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         name = _refused_global(str(exc))
         if name:
             raise WeightsError(
-                f"refused to load {path}: it contains the pickled object `{name}`, which is not on facefill's "
-                "allow-list (loading it could run code); convert the checkpoint to safetensors with a trusted tool"
+                f"refused to load {path}: it contains the pickled object `{name}`, which is not on "
+                "facefill's allow-list (loading it could run code); "
+                "convert the checkpoint to safetensors with a trusted tool"
             ) from None
         raise WeightsError(
-            f"cannot read {path} safely ({_unpickler_detail(exc)}): a damaged file, or a pickle that the safe "
-            "loader refused; check it with `facefill weights verify`, or convert it to safetensors with a trusted tool"
+            f"cannot read {path} safely ({_unpickler_detail(exc)}): a damaged file, or a pickle that the "
+            "safe loader refused; check it with `facefill weights verify`, "
+            "or convert it to safetensors with a trusted tool"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError) as exc:
         raise WeightsError(

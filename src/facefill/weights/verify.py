@@ -97,7 +97,8 @@ def trusted_sha256(name: str) -> str | None:
 def record_trusted(name: str, sha: str, size: int, origin: str) -> None:
     with _state_lock():
         data = read_json(_trusted_path())
-        data[name] = {"sha256": sha, "size": size, "origin": origin, "recorded": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        data[name] = {"sha256": sha, "size": size, "origin": origin, "recorded": stamp}
         write_json_atomic(_trusted_path(), data)
     log.warning(
         "weights %s has no published sha256: trusting this first copy (from %s), sha256 %s; recorded in %s "

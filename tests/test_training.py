@@ -1,0 +1,248 @@
+"""`facefill train` building blocks: data sources, masks, losses, a learning step, exact resume, DDP."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from facefill.training.dataset import (
+    LFW_CROP_BOX,
+    InpaintBatches,
+    MaskSampler,
+    build_face_cache,
+    freeform_mask,
+    is_benchmark_mask,
+    lfw_face_crop,
+    list_images,
+    load_mask_bank,
+)
+from facefill.training.losses import d_hinge, g_hinge, hole_l1, ssim
+from facefill.training.trainer import TrainConfig, Trainer
+
+TINY = {"widths": (8, 16, 16), "dilations": (1, 2)}
+
+
+def _write_faces(folder: Path, n: int, size: int = 40, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        small = rng.integers(0, 256, (5, 5, 3), dtype=np.uint8)
+        img = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+        paths.append(folder / f"face_{i:02d}.png")
+        cv2.imwrite(str(paths[-1]), img)
+    return paths
+
+
+def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", **cfg) -> Trainer:
+    faces = np.stack([cv2.resize(np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8), (32, 32)) for i in range(6)])
+    batches = InpaintBatches(faces, MaskSampler("freeform"), batch_size=2, seed=1)
+    settings = {"adv_start": 0, "w_adv": 0.01, "ckpt_every": 1000, "ckpt_minutes": 1e9, "sample_every": 1000,
+                "log_every": 1, "seed": 4, **TINY, **cfg}
+    config = TrainConfig(steps=steps, batch_size=2, crop=None, **settings)
+    return Trainer(config, batches, tmp_path / run)
+
+
+# --------------------------------------------------------------------------------------- data
+def test_list_images_folder_flist_and_l2m_layouts(tmp_path: Path) -> None:
+    flat = _write_faces(tmp_path / "flat", 3)
+    assert list_images(tmp_path / "flat") == flat
+    flist = tmp_path / "lists" / "train.flist"
+    flist.parent.mkdir()
+    flist.write_text("\n".join(os.path.relpath(p, flist.parent) for p in flat[:2]) + "\n")
+    assert list_images(flist) == flat[:2]
+    # L2M-GAN: ROOT/train/<class>/* and ROOT/<class>/train|test/*
+    a = _write_faces(tmp_path / "l2m" / "train" / "female", 2)
+    b = _write_faces(tmp_path / "l2m" / "train" / "male", 1, seed=1)
+    assert list_images(tmp_path / "l2m", "train") == a + b
+    c = _write_faces(tmp_path / "l2m2" / "female" / "test", 2)
+    _write_faces(tmp_path / "l2m2" / "female" / "train", 1)
+    assert list_images(tmp_path / "l2m2", "test") == c
+
+
+def test_list_images_errors_are_usage_errors(tmp_path: Path) -> None:
+    from facefill.errors import UsageError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no images"):
+        list_images(tmp_path / "empty")
+    bad = tmp_path / "x.flist"
+    bad.write_text("missing.png\n")
+    with pytest.raises(UsageError, match="do not exist"):
+        list_images(bad)
+
+
+def test_lfw_face_crop_is_the_central_box_resized() -> None:
+    img = np.zeros((250, 250, 3), np.uint8)
+    left, top, right, bottom = LFW_CROP_BOX
+    img[top:bottom, left:right] = 200  # the box is uniform, everything else black
+    out = lfw_face_crop(img)
+    assert out.shape == (256, 256, 3)
+    assert np.all(out == 200)
+
+
+def test_face_cache_roundtrip(tmp_path: Path) -> None:
+    paths = _write_faces(tmp_path / "f", 3, size=40)
+    cache = build_face_cache(paths, tmp_path / "cache", size=32)
+    assert cache.shape == (3, 32, 32, 3)
+    expect = cv2.resize(cv2.cvtColor(cv2.imread(str(paths[1])), cv2.COLOR_BGR2RGB), (32, 32), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(cache[1], expect)
+    again = build_face_cache(paths, tmp_path / "cache", size=32)  # second call reads the cache
+    np.testing.assert_array_equal(again, cache)
+
+
+def test_mask_bank_skips_benchmark_masks(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for idx in (0, 2, 4, 20, 22):  # 0 and 20 are reserved for benchmarks
+        m = np.zeros((16, 16), np.uint8)
+        m[: idx // 2 + 1] = 255
+        cv2.imwrite(str(folder / f"{idx:05d}.png"), m)
+    assert [i for i in (0, 2, 4, 20, 22) if is_benchmark_mask(i)] == [0, 20]
+    bank = load_mask_bank(folder, 8)
+    assert bank.shape == (3, 8, 8)
+    rows = sorted(int(b[:, 0].sum()) for b in bank)  # hole rows after 16->8 nearest resize
+    assert rows == [1, 2, 6]  # files 2, 4, 22 (2, 3, 12 rows at 16 px)
+
+
+def test_freeform_masks_are_seeded_and_nonempty() -> None:
+    a = freeform_mask(np.random.default_rng(5), 64)
+    b = freeform_mask(np.random.default_rng(5), 64)
+    c = freeform_mask(np.random.default_rng(6), 64)
+    np.testing.assert_array_equal(a, b)
+    assert a.any() and not np.array_equal(a, c)
+    assert set(np.unique(a)) <= {0, 1}
+
+
+def test_batches_are_deterministic_and_telea_filled() -> None:
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
+    batches = InpaintBatches(faces, MaskSampler("box"), batch_size=3, crop=32, seed=9)
+    one, two, other = batches[5], batches[5], batches[6]
+    for k in ("image", "mask", "filled"):
+        np.testing.assert_array_equal(one[k], two[k])
+    assert not np.array_equal(one["image"], other["image"])
+    assert one["image"].shape == (3, 3, 32, 32) and one["mask"].shape == (3, 1, 32, 32)
+    img = (one["image"][0].transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    mask = one["mask"][0, 0].astype(np.uint8)
+    telea = cv2.inpaint(img, mask, 3, cv2.INPAINT_TELEA)
+    np.testing.assert_array_equal((one["filled"][0].transpose(1, 2, 0) * 255).round().astype(np.uint8), telea)
+
+
+# ------------------------------------------------------------------------------------- losses
+def test_ssim_matches_skimage() -> None:
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(0)
+    x = rng.random((24, 24, 3))
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    ref = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1, data_range=1.0)
+    to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
+    assert float(ssim(to_t(x), to_t(y))) == pytest.approx(ref, abs=1e-6)
+
+
+def test_hole_l1_and_hinge_values() -> None:
+    out, tgt = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    tgt[..., 0, 0] = 0.25
+    assert float(hole_l1(out, tgt, mask)) == pytest.approx(0.25)
+    assert float(d_hinge(torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0]))) == pytest.approx(0.25 + 0.5)
+    assert float(g_hinge(torch.tensor([1.0, 3.0]))) == -2.0
+
+
+# ----------------------------------------------------------------------------------- training
+def test_training_steps_reduce_loss_on_a_repeated_batch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    trainer = _tiny_trainer(tmp_path, steps=30, lr=3e-3, w_adv=0.0)
+    batch = trainer.batches[0]
+    first = trainer.train_step(batch)["loss"]
+    for _ in range(25):
+        last = trainer.train_step(batch)["loss"]
+    assert last < 0.8 * first
+    ema_head = trainer.ema.head.weight
+    assert ema_head.abs().sum() > 0  # the EMA followed the generator away from zero-init
+
+
+def _weights_hash(module: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode() + v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path: Path) -> None:
+    straight = _tiny_trainer(tmp_path, steps=6, run="straight")
+    straight.run(progress=False, num_workers=0)
+    first = _tiny_trainer(tmp_path, steps=3, run="split")
+    first.run(progress=False, num_workers=0)  # saves checkpoints/last.pt at step 3 (the end)
+    resumed = _tiny_trainer(tmp_path, steps=6, run="split")
+    resumed.load(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert resumed.step == 3
+    resumed.run(progress=False, num_workers=0)
+    assert resumed.step == 6
+    for part in ("g", "ema", "d"):
+        assert _weights_hash(getattr(resumed, part)) == _weights_hash(getattr(straight, part)), part
+    log = (tmp_path / "split" / "loss_log.csv").read_text().splitlines()
+    assert log[0].startswith("step,") and [r.split(",")[0] for r in log[1:]] == [str(i) for i in range(1, 7)]
+    assert (tmp_path / "split" / "ema_generator.safetensors").is_file()
+
+
+def test_sample_grid_layout(tmp_path: Path) -> None:
+    trainer = _tiny_trainer(tmp_path, steps=1)
+    path = trainer.write_samples(trainer.batches[0], n=2)
+    grid = cv2.imread(str(path))
+    assert grid.shape == (2 * 32, 4 * 32, 3)  # rows: samples; columns: input | mask | output | target
+    target = (trainer.batches[0]["image"][1].transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    np.testing.assert_array_equal(cv2.cvtColor(grid[32:, 96:], cv2.COLOR_BGR2RGB), target)
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, os, sys
+    from pathlib import Path
+    import torch
+    from facefill.cli.train import _build_trainer, _init_distributed
+
+    data, out = Path(sys.argv[1]), Path(sys.argv[2])
+    torch.set_num_threads(1)
+    rank, world, device = _init_distributed("cpu")
+    opts = dict(data=data, split="train", masks="freeform", size=32, crop=None, batch_size=2, steps=3, lr=1e-3,
+                lr_d=1e-3, ema=0.9, w_adv=0.01, w_ssim=0.5, seed=0, ckpt_every=1000, ckpt_minutes=1e9, sample_every=1000,
+                log_every=1, workers=0, no_flip=False, cache_dir=out / "cache", out=out / "run", adv_start=0,
+                widths=(8, 16), dilations=(1,))
+    trainer = _build_trainer(opts, rank, device)
+    trainer.run(progress=False, num_workers=0)
+    h = hashlib.sha256()
+    g = trainer.g.module
+    for k, v in sorted(g.state_dict().items()):
+        h.update(k.encode() + v.numpy().tobytes())
+    first = trainer.batches[0]["image"].tobytes()
+    (out / f"rank{rank}.txt").write_text(h.hexdigest() + " " + hashlib.sha256(first).hexdigest() + " " + str(world))
+    torch.distributed.destroy_process_group()
+    """
+)
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
+    _write_faces(tmp_path / "faces", 4, size=32)
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           str(script), str(tmp_path / "faces"), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r0, r1 = ((tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1))
+    assert r0[2] == r1[2] == "2"
+    assert r0[1] != r1[1]  # each rank trained on its own batches ...
+    assert r0[0] == r1[0]  # ... yet DDP kept the generators identical
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()  # rank 0 wrote the checkpoint
