@@ -237,9 +237,9 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(script), str(tmp_path / "faces"), str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r0, r1 = ((tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1))
     assert r0[2] == r1[2] == "2"

@@ -71,7 +71,7 @@ class ContextualAttention(nn.Module):
         """matrix[a, c] summed with its diagonal neighbours matrix[a±d, c±d], d < fuse_k/2 (zeros outside).
 
         Equal to convolving the matrix with an fuse_k×fuse_k identity kernel (what the reference does
-        with `fuse_weight`), but shifted adds are several times cheaper than a 1-channel conv.
+        with `fuse_weight`), computed as shifted adds instead of a 1-channel convolution.
         """
         out = matrix.clone()
         for d in range(1, self.fuse_k // 2 + 1):
@@ -135,5 +135,8 @@ class ContextualAttention(nn.Module):
             scores = scores.reshape(1, hb * wb, hf, wf)
             keep = usable[i].view(1, -1, 1, 1)
             attention = F.softmax(scores * keep * self.softmax_scale, dim=1) * keep
+            # The sharp softmax leaves many subnormal weights; they cannot change the result but make
+            # the paste matmul ~4x slower on x86 CPUs. Flush them as FTZ hardware would.
+            attention = attention.masked_fill(attention < torch.finfo(attention.dtype).tiny, 0.0)
             outputs.append(self._paste(attention, raw_patches[i]) / 4.0)
         return torch.cat(outputs, dim=0).reshape(out_shape)

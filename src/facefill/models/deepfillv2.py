@@ -126,6 +126,8 @@ class DeepFillV2PT(_TwoStageForward):
     """DeepFillv2 generator, nipponjo `networks.py` flavour (fine-tuned `states_pt_*` files)."""
 
     flavour = "pt"
+    # Keys a checkpoint may lack (the published fine-tuned files predate this buffer).
+    optional_state_keys: tuple[str, ...] = (FUSE_WEIGHT_KEY,)
 
     def __init__(self, cnum_in: int = 5, cnum: int = 48) -> None:
         super().__init__()

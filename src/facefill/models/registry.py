@@ -75,7 +75,8 @@ def build(name: str, **config: Any):
 def load_strict(module, state_dict: Mapping[str, Any], what: str = "checkpoint") -> None:
     """Load `state_dict` into `module`, failing with a readable list of key and shape problems."""
     own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
+    optional = set(getattr(module, "optional_state_keys", ()))  # e.g. buffers older files predate
+    missing = [k for k in own if k not in state_dict and k not in optional]
     unexpected = [k for k in state_dict if k not in own]
     mismatched = [
         f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
@@ -92,7 +93,7 @@ def load_strict(module, state_dict: Mapping[str, Any], what: str = "checkpoint")
             f"{what} does not fit {type(module).__name__}: " + "; ".join(parts)
             + " — is it the right checkpoint for this architecture?"
         )
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=not (optional - set(state_dict)))
 
 
 def from_checkpoint(name: str, source: str | Path | Mapping[str, Any], **config: Any):

@@ -65,10 +65,10 @@ class DeepFillInpainter:
         stage1, stage2 = self.generator(torch.cat([x_masked, ones, ones * m], dim=1), m)
 
         def to_unit(t: torch.Tensor) -> torch.Tensor:
-            return crop_to(((t + 1.0) / 2.0).clamp(0.0, 1.0), size).to(image.dtype)
+            return crop_to(((t + 1.0) / 2.0).clamp(0.0, 1.0), size).to(image)
 
         # §6.5 composite x·(1−m) + stage2·m, done in [0,1] so known pixels come back bit-exact.
-        hole = crop_to(m, size).to(image.dtype)
+        hole = crop_to(m, size).to(image)
         filled = to_unit(stage2)
         inpainted = image * (1.0 - hole) + filled * hole
         return {"inpainted": inpainted, "stage1": to_unit(stage1), "stage2": filled}

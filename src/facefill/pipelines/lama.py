@@ -38,7 +38,7 @@ class LamaInpainter:
             raise ModelError(
                 f"LaMa module returned {got}, expected {tuple(x.shape)}; is `{WEIGHTS_NAME}` big-lama.pt?"
             )
-        return crop_to(out.clamp(0.0, 1.0), size).to(image.dtype)
+        return crop_to(out.clamp(0.0, 1.0), size).to(image)
 
 
 def load_lama(ctx: LoadContext) -> LamaInpainter:
