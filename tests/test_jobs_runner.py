@@ -144,3 +144,21 @@ def test_summary_exit_code_rules(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["counts"] == {"done": 1, "skipped": 2, "failed": 1, "total": 4}
     assert [i["name"] for i in data["items"]] == ["a", "b", "c", "d"]
+
+
+def test_progress_bar_only_for_an_interactive_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from facefill.jobs.progress import BarProgress, NullProgress, make_progress, progress_wanted
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not progress_wanted(quiet=False)  # piped
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert progress_wanted(quiet=False)
+    assert not progress_wanted(quiet=True)
+    assert isinstance(make_progress(10, enabled=False), NullProgress)
+    assert isinstance(make_progress(10, enabled=True), BarProgress)

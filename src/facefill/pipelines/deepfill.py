@@ -18,8 +18,9 @@ from typing import Any
 import torch
 
 from facefill.errors import WeightsError
-from facefill.pipelines.published_weights import crop_to, first_loadable, pad_to_multiple
+from facefill.pipelines.published_weights import first_loadable
 from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.pipelines.sizing import crop_to, pad_to_multiple
 
 # weights-registry name -> (nipponjo file name, Google Drive file id from the upstream README)
 NIPPONJO_FILES: dict[str, tuple[str, str]] = {

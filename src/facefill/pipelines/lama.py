@@ -14,8 +14,9 @@ from typing import Any
 import torch
 
 from facefill.errors import ModelError, WeightsError
-from facefill.pipelines.published_weights import crop_to, pad_to_multiple, resolve_file
+from facefill.pipelines.published_weights import resolve_file
 from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.pipelines.sizing import crop_to, pad_to_multiple
 
 WEIGHTS_NAME = "lama-big"
 MULTIPLE = 8

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from facefill.errors import WeightsError
 from facefill.pipelines.registry import LoadContext
@@ -73,20 +72,3 @@ def first_loadable(names: Sequence[str], ctx: LoadContext, hint: str) -> tuple[s
         raise WeightsError(hint)
     # The registry's own message may already say how to import the file; do not say it twice.
     raise WeightsError(errors[0] if "weights import" in errors[0] else f"{errors[0]} — {hint}")
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad bottom/right so H and W are multiples of `multiple` (reflect; replicate when too small).
-
-    Returns the padded tensor and the original (H, W) for `crop_to`.
-    """
-    height, width = x.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x, (height, width)
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (height, width)
-
-
-def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return x[..., : size[0], : size[1]]
