@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -12,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from facefill.errors import ImageReadError
-from facefill.jobs.atomic import atomic_target, is_temp_name, sweep_stale_temps, temp_path_for
+from facefill.io.files import atomic_target, is_temp_name, sweep_stale_temps, temp_path_for
 from facefill.jobs.plan import PlanRequest, build_plan
 from facefill.jobs.runner import RunOptions, run_job
-from facefill.jobs.sidecar import file_sha256
 from facefill.jobs.summary import ItemResult, Summary
 
 
@@ -67,8 +67,10 @@ def test_runs_all_items_and_writes_sidecars(tmp_path: Path) -> None:
     for n in range(7):
         assert (tmp_path / "out" / f"i{n}.png").read_text() == f"T{n}"
         side = json.loads((tmp_path / "out" / f"i{n}.json").read_text())
-        assert side["input_sha256"] == file_sha256(tmp_path / "in" / f"i{n}.png")
-        assert side["mask_sha256"] == file_sha256(tmp_path / "m.png")
+        assert (
+            side["input_sha256"] == hashlib.sha256((tmp_path / "in" / f"i{n}.png").read_bytes()).hexdigest()
+        )
+        assert side["mask_sha256"] == hashlib.sha256((tmp_path / "m.png").read_bytes()).hexdigest()
         assert side["model"] == "upper" and side["length"] == 2
         assert set(side["timings_ms"]) == {"decode", "compute", "encode"}
         assert side["output"] == str(tmp_path / "out" / f"i{n}.png")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facefill.jobs.atomic import is_temp_name
+from facefill.io.files import is_temp_name
 from facefill.jobs.runner import TEST_DELAY_ENV
 
 N_IMAGES = 40

@@ -246,3 +246,25 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
     assert r0[1] != r1[1]  # each rank trained on its own batches ...
     assert r0[0] == r1[0]  # ... yet DDP kept the generators identical
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()  # rank 0 wrote the checkpoint
+
+
+def test_cli_train_runs_resumes_and_guards_the_run_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facefill.cli import group
+
+    _write_faces(tmp_path / "faces", 3, size=32)
+    base = ["train", "--data", str(tmp_path / "faces"), "--masks", "box", "--size", "32", "--batch-size", "2",
+            "--out", str(tmp_path / "run"), "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--log-every", "1"]
+    runner = CliRunner()
+    first = runner.invoke(group, ["-q", *base, "--steps", "2"], obj={})
+    assert first.exit_code == 0, first.output
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] == 2
+    again = runner.invoke(group, ["-q", *base, "--steps", "3"], obj={})
+    assert again.exit_code == 2 and "--resume" in again.output
+    resumed = runner.invoke(group, ["-q", *base, "--steps", "3", "--resume"], obj={})
+    assert resumed.exit_code == 0, resumed.output
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["step"] == 3
+    rows = (tmp_path / "run" / "loss_log.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["1", "2", "3"]  # the resumed run appended to the same log

@@ -40,7 +40,9 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         from facefill.cli.errors import run_guarded
 
-        return run_guarded(lambda: super(LazyGroup, self).invoke(ctx), debug=lambda: ctx.obj.get("debug", False))
+        return run_guarded(
+            lambda: super(LazyGroup, self).invoke(ctx), debug=lambda: ctx.obj.get("debug", False)
+        )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -105,7 +105,13 @@ def _init_distributed(device_spec: str):
 def _build_trainer(opts: dict, rank: int, device):
     from platformdirs import user_cache_dir
 
-    from facefill.training.dataset import InpaintBatches, MaskSampler, build_face_cache, list_images, load_mask_bank
+    from facefill.training.dataset import (
+        InpaintBatches,
+        MaskSampler,
+        build_face_cache,
+        list_images,
+        load_mask_bank,
+    )
     from facefill.training.trainer import TrainConfig, Trainer
 
     cache_dir = opts["cache_dir"] or Path(user_cache_dir("facefill")) / "train"

@@ -124,14 +124,15 @@ class AlignProcessor:
         }
 
     def save(self, item: WorkItem, image: Any, result: _AlignResult, target: Path) -> dict[str, Any]:
+        from facefill.io.files import sha256_file
         from facefill.io.images import write_image
-        from facefill.jobs.sidecar import command_line, file_sha256, sidecar_record, write_sidecar
+        from facefill.jobs.sidecar import command_line, sidecar_record, write_sidecar
 
         like = _crop_like(image)
         fmt = item.output.suffix.lstrip(".")
         write_image(target, result.crops[0].image, like=like, format=fmt, quality=self.settings.quality)
         if len(result.crops) > 1:
-            input_sha = file_sha256(item.source)
+            input_sha = sha256_file(item.source)
             for index in range(1, len(result.crops)):
                 first = item.output  # DIR/NAME_face0.EXT
                 base = first.with_name(first.stem[: -len(f"{FACE_SUFFIX}0")] + first.suffix)
@@ -265,14 +266,14 @@ class PasteBackProcessor:
         return results
 
     def save(self, item: WorkItem, loaded: _PasteLoaded, result: np.ndarray, target: Path) -> dict[str, Any]:
+        from facefill.io.files import sha256_file
         from facefill.io.images import write_image
-        from facefill.jobs.sidecar import file_sha256
 
         fmt = item.output.suffix.lstrip(".")
         write_image(target, result, like=loaded.image, format=fmt, quality=self.settings.quality)
         return {
             "pasted": [
-                {"crop": str(c), "crop_sha256": file_sha256(c), "transform": str(j)}
+                {"crop": str(c), "crop_sha256": sha256_file(c), "transform": str(j)}
                 for c, _, j, _ in loaded.pieces
             ]
         }

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from facefill.errors import DeviceError, FacefillError
-from facefill.jobs.atomic import atomic_target, sweep_stale_temps
+from facefill.io.files import atomic_target, sha256_file, sweep_stale_temps
 from facefill.jobs.plan import WorkItem
 from facefill.jobs.processor import Processor
 from facefill.jobs.progress import make_progress
-from facefill.jobs.sidecar import HashCache, file_sha256, sidecar_record, write_sidecar
+from facefill.jobs.sidecar import HashCache, sidecar_record, write_sidecar
 from facefill.jobs.summary import DONE, FAILED, OUTPUT_EXISTS, SKIPPED, ItemResult, Summary
 from facefill.runtime.batching import BatchSizer, is_out_of_memory
 
@@ -103,7 +103,7 @@ class _Run:
             for role, path in (("mask", item.mask), ("exemplar", item.exemplar))
             if path is not None
         }
-        input_sha = file_sha256(item.source)
+        input_sha = sha256_file(item.source)
         return _Loaded(item, payload, input_sha, companions, _ms_since(start))
 
     def save(self, loaded: _Loaded, result: Any, compute_ms: float) -> dict[str, float]:

@@ -7,7 +7,6 @@ dtype). The sidecar is written after the image, so "image and sidecar both exist
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 import sys
@@ -16,18 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from facefill import __version__
-from facefill.jobs.atomic import atomic_write_bytes
-
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+from facefill.io.files import atomic_write_bytes, sha256_file
 
 
 class HashCache:
@@ -42,7 +30,7 @@ class HashCache:
         with self._lock:
             if key in self._hashes:
                 return self._hashes[key]
-        value = file_sha256(path)
+        value = sha256_file(path)
         with self._lock:
             self._hashes[key] = value
         return value

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from facefill import __version__
-from facefill.jobs.atomic import atomic_write_bytes
+from facefill.io.files import atomic_write_bytes
 from facefill.jobs.plan import NO_MASK
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"

@@ -29,5 +29,6 @@ def export_generator(generator: torch.nn.Module, path: str | Path, step: int | N
         metadata["step"] = str(step)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)  # a model file others may read, whatever the writer's temp-file mode
     os.replace(tmp, path)
     return path

@@ -6,17 +6,16 @@ and mtime; any change to the file invalidates the memo. `facefill weights verify
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
 
 from facefill.errors import WeightsError
+from facefill.io.files import sha256_file
 from facefill.weights.cache import facefill_home, read_json, write_json_atomic
 from facefill.weights.registry import WeightsEntry
 
 log = logging.getLogger("facefill.weights")
-_CHUNK = 1 << 20
 
 
 def _state_lock():
@@ -25,15 +24,6 @@ def _state_lock():
     home = facefill_home()
     home.mkdir(parents=True, exist_ok=True)
     return FileLock(str(home / ".state.lock"))
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (always computed, never from the memo)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _memo_path() -> Path:
