@@ -64,11 +64,17 @@ def load_mask(path: Path, size: int = SIZE) -> np.ndarray:
 
 
 def benchmark_pairs(
-    faces_dir: Path = FACES_DIR, masks_dir: Path = MASKS_DIR, per_bin: int = 50, seed: int = 0, size: int = SIZE
+    faces_dir: Path = FACES_DIR,
+    masks_dir: Path = MASKS_DIR,
+    per_bin: int = 50,
+    seed: int = 0,
+    size: int = SIZE,
 ) -> list[Pair]:
     """Deterministic (face, mask) pairs: `per_bin` reserved masks per measured-ratio bin, distinct faces."""
     rng = np.random.default_rng(seed)
-    masks = sorted(p for p in masks_dir.glob("*.png") if (i := nvidia_mask_index(p)) is not None and is_benchmark_mask(i))
+    masks = sorted(
+        p for p in masks_dir.glob("*.png") if (i := nvidia_mask_index(p)) is not None and is_benchmark_mask(i)
+    )
     by_bin: list[list[tuple[Path, float]]] = [[] for _ in NVIDIA_BINS]
     for p in masks:
         ratio = float(load_mask(p, size).mean())
@@ -88,7 +94,11 @@ def benchmark_pairs(
 
 def composite_u8(pred: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = mask[..., None].astype(np.float32)
-    return np.clip(pred.astype(np.float32) * m + image.astype(np.float32) * (1 - m) + 0.0, 0, 255).round().astype(np.uint8)
+    return (
+        np.clip(pred.astype(np.float32) * m + image.astype(np.float32) * (1 - m) + 0.0, 0, 255)
+        .round()
+        .astype(np.uint8)
+    )
 
 
 def score(result: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
@@ -99,7 +109,13 @@ def score(result: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
     mse = float(np.mean(diff**2))
     psnr = float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
     s = structural_similarity(
-        result, target, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1, data_range=255
+        result,
+        target,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        channel_axis=-1,
+        data_range=255,
     )
     return psnr, float(s), float(np.mean(np.abs(diff)) / 255 * 100)
 
@@ -146,7 +162,9 @@ def registry_fill(name: str) -> Fill | str:
     return fill
 
 
-def evaluate(pairs: Sequence[Pair], methods: dict[str, Fill], size: int = SIZE) -> dict[str, list[dict[str, float]]]:
+def evaluate(
+    pairs: Sequence[Pair], methods: dict[str, Fill], size: int = SIZE
+) -> dict[str, list[dict[str, float]]]:
     """Mean PSNR/SSIM/L1 per bin (and 'all') for each method: {method: [bin rows..., all row]}."""
     sums = {name: np.zeros((len(NVIDIA_BINS), 4)) for name in methods}
     for pair in pairs:
@@ -160,10 +178,20 @@ def evaluate(pairs: Sequence[Pair], methods: dict[str, Fill], size: int = SIZE) 
         rows = []
         for b in range(len(NVIDIA_BINS)):
             n = max(s[b, 3], 1)
-            rows.append({"bin": bin_label(b), "n": int(s[b, 3]), "psnr": s[b, 0] / n, "ssim": s[b, 1] / n, "l1": s[b, 2] / n})
+            rows.append(
+                {
+                    "bin": bin_label(b),
+                    "n": int(s[b, 3]),
+                    "psnr": s[b, 0] / n,
+                    "ssim": s[b, 1] / n,
+                    "l1": s[b, 2] / n,
+                }
+            )
         tot = s.sum(0)
         n = max(tot[3], 1)
-        rows.append({"bin": "all", "n": int(tot[3]), "psnr": tot[0] / n, "ssim": tot[1] / n, "l1": tot[2] / n})
+        rows.append(
+            {"bin": "all", "n": int(tot[3]), "psnr": tot[0] / n, "ssim": tot[1] / n, "l1": tot[2] / n}
+        )
         table[name] = rows
     return table
 
@@ -172,7 +200,9 @@ def format_table(table: dict[str, list[dict[str, float]]], unavailable: dict[str
     lines = [f"{'model':<15}{'bin':>8}{'n':>5}{'PSNR dB':>9}{'SSIM':>8}{'L1 %':>8}"]
     for name, rows in table.items():
         for r in rows:
-            lines.append(f"{name:<15}{r['bin']:>8}{r['n']:>5}{r['psnr']:>9.2f}{r['ssim']:>8.4f}{r['l1']:>8.3f}")
+            lines.append(
+                f"{name:<15}{r['bin']:>8}{r['n']:>5}{r['psnr']:>9.2f}{r['ssim']:>8.4f}{r['l1']:>8.3f}"
+            )
     lines += [f"{name:<15} {why}" for name, why in unavailable.items()]
     return "\n".join(lines)
 

@@ -24,7 +24,9 @@ from facefill.pipelines.lite import LiteInpainter, load_lite_generator
 
 def _problem(size: int = 256, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(seed)
-    img = cv2.resize(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+    img = cv2.resize(
+        rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC
+    )
     mask = np.zeros((size, size), np.uint8)
     cv2.ellipse(mask, (size // 2, size // 2), (size // 3, size // 4), 30, 0, 360, 1, -1)  # ~26 % of the image
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).repeat(batch, 1, 1, 1)
@@ -63,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from facefill.pipelines.lite import telea_batch
 
     telea = time_ms(lambda: telea_batch(x, m), args.runs)
-    print(f"cpu ({torch.get_num_threads()} threads), batch 1, 256²: median {statistics.median(total):.1f} ms/image "
-          f"(Telea step alone {statistics.median(telea):.1f} ms; min {min(total):.1f}, max {max(total):.1f})")
+    print(
+        f"cpu ({torch.get_num_threads()} threads), batch 1, 256²: median {statistics.median(total):.1f} ms/image "
+        f"(Telea step alone {statistics.median(telea):.1f} ms; min {min(total):.1f}, max {max(total):.1f})"
+    )
 
     if torch.get_num_threads() == 1:  # CPU time of a single thread: robust when other jobs share the cores
         cpu = time_ms(lambda: fill(x, m), args.runs, clock=time.process_time)
@@ -76,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.inference_mode():
             net_ms = statistics.median(time_ms(lambda: gpu.model(xb, mb), 10, sync=torch.cuda.synchronize))
         full_ms = statistics.median(time_ms(lambda: gpu(xb, mb), 5, sync=torch.cuda.synchronize))
-        print(f"cuda ({torch.cuda.get_device_name()}), batch 64: network {64000 / net_ms:.0f} img/s, "
-              f"with CPU Telea {64000 / full_ms:.0f} img/s")
+        print(
+            f"cuda ({torch.cuda.get_device_name()}), batch 64: network {64000 / net_ms:.0f} img/s, "
+            f"with CPU Telea {64000 / full_ms:.0f} img/s"
+        )
     else:
         print("cuda: not available")
     return 0

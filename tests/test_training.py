@@ -44,10 +44,24 @@ def _write_faces(folder: Path, n: int, size: int = 40, seed: int = 0) -> list[Pa
 
 
 def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", **cfg) -> Trainer:
-    faces = np.stack([cv2.resize(np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8), (32, 32)) for i in range(6)])
+    faces = np.stack(
+        [
+            cv2.resize(np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8), (32, 32))
+            for i in range(6)
+        ]
+    )
     batches = InpaintBatches(faces, MaskSampler("freeform"), batch_size=2, seed=1)
-    settings = {"adv_start": 0, "w_adv": 0.01, "ckpt_every": 1000, "ckpt_minutes": 1e9, "sample_every": 1000,
-                "log_every": 1, "seed": 4, **TINY, **cfg}
+    settings = {
+        "adv_start": 0,
+        "w_adv": 0.01,
+        "ckpt_every": 1000,
+        "ckpt_minutes": 1e9,
+        "sample_every": 1000,
+        "log_every": 1,
+        "seed": 4,
+        **TINY,
+        **cfg,
+    }
     config = TrainConfig(steps=steps, batch_size=2, crop=None, **settings)
     return Trainer(config, batches, tmp_path / run)
 
@@ -94,7 +108,9 @@ def test_face_cache_roundtrip(tmp_path: Path) -> None:
     paths = _write_faces(tmp_path / "f", 3, size=40)
     cache = build_face_cache(paths, tmp_path / "cache", size=32)
     assert cache.shape == (3, 32, 32, 3)
-    expect = cv2.resize(cv2.cvtColor(cv2.imread(str(paths[1])), cv2.COLOR_BGR2RGB), (32, 32), interpolation=cv2.INTER_AREA)
+    expect = cv2.resize(
+        cv2.cvtColor(cv2.imread(str(paths[1])), cv2.COLOR_BGR2RGB), (32, 32), interpolation=cv2.INTER_AREA
+    )
     np.testing.assert_array_equal(cache[1], expect)
     again = build_face_cache(paths, tmp_path / "cache", size=32)  # second call reads the cache
     np.testing.assert_array_equal(again, cache)
@@ -144,7 +160,9 @@ def test_ssim_matches_skimage() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((24, 24, 3))
     y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
-    ref = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1, data_range=1.0)
+    ref = structural_similarity(
+        x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1, data_range=1.0
+    )
     to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
     assert float(ssim(to_t(x), to_t(y))) == pytest.approx(ref, abs=1e-6)
 
@@ -237,8 +255,17 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script), str(tmp_path / "faces"), str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(tmp_path / "faces"),
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r0, r1 = ((tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1))
@@ -254,8 +281,27 @@ def test_cli_train_runs_resumes_and_guards_the_run_folder(tmp_path: Path) -> Non
     from facefill.cli import group
 
     _write_faces(tmp_path / "faces", 3, size=32)
-    base = ["train", "--data", str(tmp_path / "faces"), "--masks", "box", "--size", "32", "--batch-size", "2",
-            "--out", str(tmp_path / "run"), "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--log-every", "1"]
+    base = [
+        "train",
+        "--data",
+        str(tmp_path / "faces"),
+        "--masks",
+        "box",
+        "--size",
+        "32",
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--workers",
+        "0",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+    ]
     runner = CliRunner()
     first = runner.invoke(group, ["-q", *base, "--steps", "2"], obj={})
     assert first.exit_code == 0, first.output

@@ -28,31 +28,121 @@ samples/step_*.png (input | mask | output | target).
 
 
 @click.command("train", epilog=EPILOG)
-@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path), help="Face folder, .flist file, or L2M-GAN root.")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Face folder, .flist file, or L2M-GAN root.",
+)
 @click.option("--split", default="train", show_default=True, help="Split folder for the L2M-GAN layout.")
-@click.option("--masks", "masks", default="freeform", show_default=True, help="freeform, box, or a folder of mask images (white = hole).")
-@click.option("--size", default=256, show_default=True, type=click.IntRange(32, 2048), help="Face size (pixels) in the cache.")
-@click.option("--crop", default=None, type=click.IntRange(16, 2048), help="Train on random crops of this size (default: full --size).")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 4096), help="Per-process batch size.")
-@click.option("--steps", default=20_000, show_default=True, type=click.IntRange(1), help="Total optimisation steps (incl. resumed ones).")
+@click.option(
+    "--masks",
+    "masks",
+    default="freeform",
+    show_default=True,
+    help="freeform, box, or a folder of mask images (white = hole).",
+)
+@click.option(
+    "--size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(32, 2048),
+    help="Face size (pixels) in the cache.",
+)
+@click.option(
+    "--crop",
+    default=None,
+    type=click.IntRange(16, 2048),
+    help="Train on random crops of this size (default: full --size).",
+)
+@click.option(
+    "--batch-size", default=8, show_default=True, type=click.IntRange(1, 4096), help="Per-process batch size."
+)
+@click.option(
+    "--steps",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Total optimisation steps (incl. resumed ones).",
+)
 @click.option("--lr", default=5e-4, show_default=True, type=float, help="Generator learning rate (Adam).")
-@click.option("--lr-d", default=2e-4, show_default=True, type=float, help="Discriminator learning rate (Adam).")
-@click.option("--w-adv", default=0.001, show_default=True, type=float, help="Weight of the SN-PatchGAN hinge term (0 = off).")
-@click.option("--adv-start", default=500, show_default=True, type=click.IntRange(0), help="Step at which the adversarial term starts.")
+@click.option(
+    "--lr-d", default=2e-4, show_default=True, type=float, help="Discriminator learning rate (Adam)."
+)
+@click.option(
+    "--w-adv",
+    default=0.001,
+    show_default=True,
+    type=float,
+    help="Weight of the SN-PatchGAN hinge term (0 = off).",
+)
+@click.option(
+    "--adv-start",
+    default=500,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Step at which the adversarial term starts.",
+)
 @click.option("--w-ssim", default=0.5, show_default=True, type=float, help="Weight of the (1 - SSIM) term.")
-@click.option("--ema", default=0.999, show_default=True, type=click.FloatRange(0, 1), help="EMA decay of the exported generator.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
+@click.option(
+    "--ema",
+    default=0.999,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="EMA decay of the exported generator.",
+)
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."
+)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.pt.")
-@click.option("--sample-every", default=500, show_default=True, type=click.IntRange(1), help="Steps between sample grids.")
-@click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between checkpoints.")
-@click.option("--ckpt-minutes", default=5.0, show_default=True, type=float, help="Also checkpoint after this many minutes.")
-@click.option("--log-every", default=25, show_default=True, type=click.IntRange(1), help="Steps between CSV log rows.")
+@click.option(
+    "--sample-every",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Steps between sample grids.",
+)
+@click.option(
+    "--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between checkpoints."
+)
+@click.option(
+    "--ckpt-minutes",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="Also checkpoint after this many minutes.",
+)
+@click.option(
+    "--log-every", default=25, show_default=True, type=click.IntRange(1), help="Steps between CSV log rows."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights, batches and masks.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps (torchrun: cuda = cuda:LOCAL_RANK).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(0, 64), help="Data-loader processes per rank.")
-@click.option("--threads", default=None, type=click.IntRange(1, 256), help="CPU threads for torch (default: torch's choice).")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto, cpu, cuda, cuda:N, mps (torchrun: cuda = cuda:LOCAL_RANK).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="Data-loader processes per rank.",
+)
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(1, 256),
+    help="CPU threads for torch (default: torch's choice).",
+)
 @click.option("--no-flip", is_flag=True, help="Disable random horizontal flips.")
-@click.option("--cache-dir", default=None, type=click.Path(file_okay=False, path_type=Path), help="Where decoded faces/masks are cached.")
+@click.option(
+    "--cache-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where decoded faces/masks are cached.",
+)
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Train facefill-lite on a face dataset (seeded, resumable, EMA, DDP under torchrun)."""
@@ -75,7 +165,10 @@ def train(ctx: click.Context, **opts) -> None:
         if opts["resume"]:
             trainer.load(ckpt)
         if rank == 0 and not ctx.obj.get("quiet"):
-            click.echo(f"training facefill-lite: {world} process(es) on {device}, step {trainer.step} -> {opts['steps']}", err=True)
+            click.echo(
+                f"training facefill-lite: {world} process(es) on {device}, step {trainer.step} -> {opts['steps']}",
+                err=True,
+            )
         trainer.run(progress=not ctx.obj.get("quiet"), num_workers=opts["workers"])
         if rank == 0 and not ctx.obj.get("quiet"):
             click.echo(f"done: {out / 'ema_generator.safetensors'} (step {trainer.step})", err=True)
@@ -148,5 +241,13 @@ def _build_trainer(opts: dict, rank: int, device):
         adv_start=opts.get("adv_start", 500),
         **{k: tuple(opts[k]) for k in ("widths", "dilations") if opts.get(k)},
     )
-    batches = InpaintBatches(faces, sampler, opts["batch_size"], crop=config.crop, seed=opts["seed"], rank=rank, flip=not opts["no_flip"])
+    batches = InpaintBatches(
+        faces,
+        sampler,
+        opts["batch_size"],
+        crop=config.crop,
+        seed=opts["seed"],
+        rank=rank,
+        flip=not opts["no_flip"],
+    )
     return Trainer(config, batches, opts["out"], device=device)

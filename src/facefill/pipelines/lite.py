@@ -35,13 +35,17 @@ def load_lite_generator(path: str | Path | None = None, device: Any = "cpu"):
 
     path = Path(path) if path is not None else shipped_weights_path()
     if not path.is_file():
-        raise WeightsError(f"facefill-lite weights not found at {path}; reinstall facefill or pass a valid file")
+        raise WeightsError(
+            f"facefill-lite weights not found at {path}; reinstall facefill or pass a valid file"
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
         state = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises several types for corrupt files
-        raise WeightsError(f"cannot read facefill-lite weights {path}: {exc}; re-export or reinstall") from exc
+        raise WeightsError(
+            f"cannot read facefill-lite weights {path}: {exc}; re-export or reinstall"
+        ) from exc
     config = {k: tuple(json.loads(meta[k])) for k in ("widths", "dilations") if k in meta}
     model = FacefillLite(**config)
     load_strict(model, state, str(path))

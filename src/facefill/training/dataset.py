@@ -131,9 +131,7 @@ def load_mask_bank(folder: str | Path, size: int, cache_dir: str | Path | None =
     """
     folder = Path(folder)
     paths = [
-        p
-        for p in _images_in(folder)
-        if (idx := nvidia_mask_index(p)) is None or not is_benchmark_mask(idx)
+        p for p in _images_in(folder) if (idx := nvidia_mask_index(p)) is None or not is_benchmark_mask(idx)
     ]
     if not paths:
         raise UsageError(f"--masks {folder}: no mask images found")

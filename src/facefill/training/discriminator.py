@@ -18,7 +18,10 @@ class PatchDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         cin = 4
         for w in widths:
-            layers += [spectral_norm(nn.Conv2d(cin, w, 5, stride=2, padding=2)), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                spectral_norm(nn.Conv2d(cin, w, 5, stride=2, padding=2)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             cin = w
         layers.append(spectral_norm(nn.Conv2d(cin, 1, 3, padding=1)))
         self.net = nn.Sequential(*layers)

@@ -18,7 +18,9 @@ def export_generator(generator: torch.nn.Module, path: str | Path, step: int | N
     """Write `generator`'s float32 state dict + architecture metadata atomically to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = generator.module if isinstance(generator, torch.nn.parallel.DistributedDataParallel) else generator
+    module = (
+        generator.module if isinstance(generator, torch.nn.parallel.DistributedDataParallel) else generator
+    )
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in module.state_dict().items()}
     metadata = {"arch": "facefill-lite"}
     if hasattr(module, "widths"):

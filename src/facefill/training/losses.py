@@ -10,7 +10,9 @@ import torch
 from torch.nn import functional as F
 
 
-def hole_l1(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def hole_l1(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
     """Mean absolute error over hole pixels only (per channel), so small holes are not drowned out."""
     weight = mask.expand_as(output)
     return ((output - target).abs() * weight).sum() / (weight.sum() + eps)
@@ -23,7 +25,9 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, device=None, dtype=None)
     return g / g.sum()
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def ssim(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
     """Mean SSIM of N×C×H×W images with a Gaussian window (valid region only, population statistics)."""
     channels = x.shape[1]
     g = gaussian_window(size, sigma, x.device, x.dtype)

@@ -70,7 +70,13 @@ def _unwrap(module: nn.Module) -> nn.Module:
 class Trainer:
     """Owns models, optimisers, EMA and the run folder; `run()` trains until `config.steps`."""
 
-    def __init__(self, config: TrainConfig, batches: InpaintBatches, run_dir: str | Path, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        batches: InpaintBatches,
+        run_dir: str | Path,
+        device: str | torch.device = "cpu",
+    ) -> None:
         self.config, self.batches = config, batches
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
@@ -169,7 +175,13 @@ class Trainer:
             self.opt_d.step()
         self._update_ema()
         self.step += 1
-        return {"loss": loss.item(), "l1": l1.item(), "ssim": s.item(), "g_adv": adv.item(), "d": d_loss.item()}
+        return {
+            "loss": loss.item(),
+            "l1": l1.item(),
+            "ssim": s.item(),
+            "g_adv": adv.item(),
+            "d": d_loss.item(),
+        }
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -250,7 +262,11 @@ class Trainer:
                     due_time = bool(flag.item() > 0)
                 if self.step % cfg.ckpt_every == 0 or due_time or self.step == cfg.steps:
                     self.save()
-        if self.step == cfg.steps and self.rank == 0 and not (self.run_dir / "checkpoints" / CKPT_NAME).exists():
+        if (
+            self.step == cfg.steps
+            and self.rank == 0
+            and not (self.run_dir / "checkpoints" / CKPT_NAME).exists()
+        ):
             self.save()
 
 
@@ -269,7 +285,11 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._progress = Progress(
-                TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")
+                TextColumn("train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
             )
             self._progress.__enter__()
             self._task = self._progress.add_task("train", total=self.total, completed=self.start, info="")
