@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--per-bin", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lite-weights", default=None, help="facefill-lite safetensors (default: shipped)")
-    ap.add_argument("--models", default="telea,ns,facefill-lite,deepfillv2")
+    ap.add_argument("--models", default="telea,ns,facefill-lite,deepfillv2-celebahq")
     ap.add_argument("--json", default=None, help="also write the table as JSON here")
     args = ap.parse_args(argv)
 

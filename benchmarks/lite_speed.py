@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from facefill.pipelines.lite import LiteInpainter, load_lite_generator
+from facefill.pipelines.lite import LiteInpainter, load_lite_generator, telea_batch
 
 
 def _problem(size: int = 256, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,11 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     x, m = _problem()
     print(f"facefill-lite: {n_params / 1e6:.2f} M parameters; hole {float(m.mean()) * 100:.0f} % of 256×256")
     total = time_ms(lambda: fill(x, m), args.runs)
-    from facefill.pipelines.lite import telea_batch
-
     telea = time_ms(lambda: telea_batch(x, m), args.runs)
     print(
-        f"cpu ({torch.get_num_threads()} threads), batch 1, 256²: median {statistics.median(total):.1f} ms/image "
+        f"cpu ({torch.get_num_threads()} threads), batch 1, 256²: "
+        f"median {statistics.median(total):.1f} ms/image "
         f"(Telea step alone {statistics.median(telea):.1f} ms; min {min(total):.1f}, max {max(total):.1f})"
     )
 

@@ -232,10 +232,10 @@ DDP_SCRIPT = textwrap.dedent(
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     torch.set_num_threads(1)
     rank, world, device = _init_distributed("cpu")
-    opts = dict(data=data, split="train", masks="freeform", size=32, crop=None, batch_size=2, steps=3, lr=1e-3,
-                lr_d=1e-3, ema=0.9, w_adv=0.01, w_ssim=0.5, seed=0, ckpt_every=1000, ckpt_minutes=1e9, sample_every=1000,
-                log_every=1, workers=0, no_flip=False, cache_dir=out / "cache", out=out / "run", adv_start=0,
-                widths=(8, 16), dilations=(1,))
+    opts = dict(data=data, split="train", masks="freeform", size=32, crop=None, batch_size=2, steps=3,
+                lr=1e-3, lr_d=1e-3, ema=0.9, w_adv=0.01, w_ssim=0.5, seed=0, ckpt_every=1000,
+                ckpt_minutes=1e9, sample_every=1000, log_every=1, workers=0, no_flip=False,
+                cache_dir=out / "cache", out=out / "run", adv_start=0, widths=(8, 16), dilations=(1,))
     trainer = _build_trainer(opts, rank, device)
     trainer.run(progress=False, num_workers=0)
     h = hashlib.sha256()
@@ -243,7 +243,8 @@ DDP_SCRIPT = textwrap.dedent(
     for k, v in sorted(g.state_dict().items()):
         h.update(k.encode() + v.numpy().tobytes())
     first = trainer.batches[0]["image"].tobytes()
-    (out / f"rank{rank}.txt").write_text(h.hexdigest() + " " + hashlib.sha256(first).hexdigest() + " " + str(world))
+    line = " ".join([h.hexdigest(), hashlib.sha256(first).hexdigest(), str(world)])
+    (out / f"rank{rank}.txt").write_text(line)
     torch.distributed.destroy_process_group()
     """
 )

@@ -166,7 +166,8 @@ def train(ctx: click.Context, **opts) -> None:
             trainer.load(ckpt)
         if rank == 0 and not ctx.obj.get("quiet"):
             click.echo(
-                f"training facefill-lite: {world} process(es) on {device}, step {trainer.step} -> {opts['steps']}",
+                f"training facefill-lite: {world} process(es) on {device}, "
+                f"step {trainer.step} -> {opts['steps']}",
                 err=True,
             )
         trainer.run(progress=not ctx.obj.get("quiet"), num_workers=opts["workers"])

@@ -87,7 +87,7 @@ def _load(ctx: LoadContext) -> LiteInpainter:
 register_inpainter(
     InpainterSpec(
         name=MODEL_NAME,
-        description="facefill's own 2.8 M-parameter face inpainter: Telea fill refined by a residual U-Net (CPU-fast)",
+        description="facefill's own 2.8 M-parameter face inpainter: Telea fill + residual U-Net (CPU-fast)",
         load=_load,
         native_size=256,
         multiple_of=16,

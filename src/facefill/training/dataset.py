@@ -12,7 +12,6 @@ Design choices (why):
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from collections.abc import Sequence
@@ -23,6 +22,8 @@ import cv2
 import numpy as np
 
 from facefill.errors import UsageError
+from facefill.masks.generate import box_mask as generate_box
+from facefill.masks.generate import brush_strokes
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LFW_CROP_BOX = (45, 45, 205, 205)  # (left, top, right, bottom) of the 250×250 deep-funneled frame
@@ -155,39 +156,14 @@ def load_mask_bank(folder: str | Path, size: int, cache_dir: str | Path | None =
 
 
 def freeform_mask(rng: np.random.Generator, size: int) -> np.ndarray:
-    """DeepFillv2-style brush strokes (1-3 strokes, 4-11 vertices, width 12-40 at 256²), uint8 {0,1}.
-
-    Private fallback: facefill.masks' generators were not available when this was written.
-    """
-    scale = size / 256.0
-    mask = np.zeros((size, size), np.uint8)
-    mean_len = math.hypot(size, size) / 8
-    for _ in range(int(rng.integers(1, 4))):
-        n_vertex = int(rng.integers(4, 12))
-        width = max(1, int(rng.integers(12, 41) * scale))
-        spread = rng.uniform(0, 2 * math.pi / 15)
-        a_min, a_max = 2 * math.pi / 5 - spread, 2 * math.pi / 5 + spread
-        x, y = float(rng.integers(0, size)), float(rng.integers(0, size))
-        for i in range(n_vertex):
-            angle = rng.uniform(a_min, a_max)
-            if i % 2 == 0:
-                angle = 2 * math.pi - angle
-            length = float(np.clip(rng.normal(mean_len, mean_len / 2), 0, 2 * mean_len))
-            nx = float(np.clip(x + length * math.cos(angle), 0, size - 1))
-            ny = float(np.clip(y + length * math.sin(angle), 0, size - 1))
-            cv2.line(mask, (int(x), int(y)), (int(nx), int(ny)), 1, width)
-            cv2.circle(mask, (int(nx), int(ny)), width // 2, 1, -1)
-            x, y = nx, ny
-    return mask
+    """DeepFillv2 brush strokes (facefill.masks.generate, spec §5.1) as uint8 {0,1}."""
+    return brush_strokes(rng, size, size).astype(np.uint8)
 
 
 def box_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     """One box of 3/8-1/2 of the side at a random position (DeepFillv2 bbox at 256²: 96-128 px)."""
-    mask = np.zeros((size, size), np.uint8)
-    h, w = (int(rng.integers(size * 3 // 8, size // 2 + 1)) for _ in range(2))
-    top, left = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-    mask[top : top + h, left : left + w] = 1
-    return mask
+    sides = (size * 3 // 8, size // 2)
+    return generate_box(rng, size, size, size_range=(sides, sides)).astype(np.uint8)
 
 
 @dataclass
