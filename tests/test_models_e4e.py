@@ -103,12 +103,14 @@ def test_rows_are_w0_plus_deltas(small):
 
 
 @torch.inference_mode()
-def test_encode_adds_latent_avg(small):
+def test_encode_adds_latent_avg(small, monkeypatch):
     x = _images(2, 5)
     codes = small(x)
+    monkeypatch.setattr(small, "forward", lambda _x: codes)  # encode = forward + latent_avg
     avg = torch.randn(8, 512)
     torch.testing.assert_close(small.encode(x, avg), codes + avg.unsqueeze(0))
     torch.testing.assert_close(small.encode(x, avg[0]), codes + avg[0])
+    torch.testing.assert_close(small.encode(x, avg.unsqueeze(0)), codes + avg.unsqueeze(0))
     torch.testing.assert_close(small.encode(x, None), codes)
 
 

@@ -78,6 +78,14 @@ def test_upfirdn2d_full_padding_equals_scipy_directly():
     np.testing.assert_allclose(ours[0, 0, 0].numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
+def test_upfirdn2d_is_differentiable():
+    """Latent optimisation (MaskFaceGAN) back-propagates through every upfirdn2d call."""
+    x = torch.randn(1, 1, 4, 3, dtype=torch.float64, requires_grad=True)
+    kernel = torch.rand(4, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: upfirdn2d(t, kernel, up=2, down=1, pad=(2, 1)), (x,))
+    assert torch.autograd.gradcheck(lambda t: upfirdn2d(t, kernel, up=1, down=2, pad=(1, 1)), (x,))
+
+
 def test_fused_leaky_relu_values():
     x = torch.tensor([[-1.0, 2.0]])
     out = fused_leaky_relu(x, torch.tensor([0.5, -3.0]))
@@ -254,6 +262,17 @@ def test_wplus_with_identical_rows_equals_w_input(g16):
     wplus = w.unsqueeze(1).repeat(1, g16.n_latent, 1)
     from_wplus, _ = g16([wplus], input_is_latent=True, randomize_noise=False)
     torch.testing.assert_close(from_w, from_wplus, rtol=0, atol=0)
+
+
+def test_every_wplus_row_steers_the_image(g16):
+    """Gradients reach all n_latent rows (conv1, to_rgb1, then two convs + one ToRGB per level)."""
+    with torch.no_grad():
+        w = g16.get_latent(_z(1, 13))
+    wplus = w.unsqueeze(1).repeat(1, g16.n_latent, 1).requires_grad_(True)
+    image, _ = g16([wplus], input_is_latent=True, randomize_noise=False)
+    image.square().mean().backward()
+    assert torch.isfinite(wplus.grad).all()
+    assert (wplus.grad.abs().amax(-1)[0] > 0).all()
 
 
 @torch.inference_mode()

@@ -20,6 +20,8 @@ Data: a folder of images (searched recursively), a .flist file (one path per lin
 the list), or the L2M-GAN layout (ROOT/train/<class>/* or ROOT/<class>/train/*; --split picks test).
 Images are framed once (250×250 LFW deep-funneled: central 160² box; others: central square),
 resized to --size and cached as a uint8 array under --cache-dir.
+A --masks folder is sampled with random rotations/flips, mixed 3:1 with brush strokes; NVIDIA
+irregular masks (NNNNN.png) reserved for benchmarks/inpaint_quality.py are skipped.
 \b
 Outputs in --out: checkpoints/last.pt (resume), ema_generator.safetensors (the EMA generator,
 loadable by `facefill inpaint --model facefill-lite` via a weights override), loss_log.csv,

@@ -46,10 +46,11 @@ def upfirdn2d(
         pad_x0, pad_x1, pad_y0, pad_y1 = pad
     n, c, h, w = x.shape
     kh, kw = kernel.shape
-    out = x.reshape(n * c, 1, h, 1, w, 1)
-    if up_x > 1 or up_y > 1:
-        out = F.pad(out, [0, up_x - 1, 0, 0, 0, up_y - 1])
-    out = out.reshape(n * c, 1, h * up_y, w * up_x)
+    out = x.reshape(n * c, 1, h, w)
+    if up_x > 1 or up_y > 1:  # zero insertion: each sample followed by up-1 zeros (portable to MPS)
+        stuffed = out.new_zeros(n * c, 1, h * up_y, w * up_x)
+        stuffed[:, :, ::up_y, ::up_x] = out
+        out = stuffed
     out = F.pad(out, [max(pad_x0, 0), max(pad_x1, 0), max(pad_y0, 0), max(pad_y1, 0)])
     out = out[
         :,
