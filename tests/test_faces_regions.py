@@ -146,13 +146,15 @@ def test_bisenet_architecture_plugs_into_the_parser_provider():
     import torch
 
     from facefill.faces.parser_adapter import parser_from_torch
-    from facefill.models.bisenet import BISENET_REGION_GROUPS, BiSeNet
+    from facefill.models.bisenet import BISENET_FACEFILL_REGIONS, BiSeNet
 
     torch.manual_seed(0)
     model = BiSeNet(19).eval()  # random weights: only the wiring is under test
     everything = tuple(range(19))
     provider = ParserRegionProvider(
-        parser_from_torch(model, input_size=64), {**BISENET_REGION_GROUPS, "all": everything}, input_size=64
+        parser_from_torch(model, input_size=64),
+        {**BISENET_FACEFILL_REGIONS, "all": everything},
+        input_size=64,
     )
     img = np.asarray(astronaut())
     face = astronaut_face()

@@ -37,6 +37,12 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from facefill.runtime.invocation import set_argv
+
+        set_argv(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         from facefill.cli.errors import run_guarded
 

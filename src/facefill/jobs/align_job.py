@@ -126,7 +126,8 @@ class AlignProcessor:
     def save(self, item: WorkItem, image: Any, result: _AlignResult, target: Path) -> dict[str, Any]:
         from facefill.io.files import sha256_file
         from facefill.io.images import write_image
-        from facefill.jobs.sidecar import command_line, sidecar_record, write_sidecar
+        from facefill.jobs.sidecar import sidecar_record, write_sidecar
+        from facefill.runtime.invocation import command_line
 
         like = _crop_like(image)
         fmt = item.output.suffix.lstrip(".")

@@ -17,9 +17,9 @@ from facefill.jobs.plan import PlanRequest, build_plan
 from facefill.jobs.processor import Processor
 from facefill.jobs.progress import progress_wanted
 from facefill.jobs.runner import RunOptions, default_workers, run_job
-from facefill.jobs.sidecar import command_line
 from facefill.jobs.summary import FAILED
 from facefill.runtime.batching import reserve_cpu_for_io
+from facefill.runtime.invocation import command_line
 
 
 @dataclass

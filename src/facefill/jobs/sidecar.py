@@ -8,8 +8,6 @@ dtype). The sidecar is written after the image, so "image and sidecar both exist
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -34,12 +32,6 @@ class HashCache:
         with self._lock:
             self._hashes[key] = value
         return value
-
-
-def command_line(argv: list[str] | None = None) -> str:
-    """The command as the user would retype it (`facefill ...`), shell-quoted."""
-    args = list(sys.argv if argv is None else argv)
-    return shlex.join(["facefill", *args[1:]])
 
 
 def sidecar_record(

@@ -24,13 +24,16 @@ def resolve_device(spec: str = "auto") -> torch.device:
         try:
             dev = torch.device(spec)
         except RuntimeError as exc:
-            raise DeviceError(f"--device {spec!r} is not a device name; use auto, cpu, cuda, cuda:N or mps") from exc
+            raise DeviceError(
+                f"--device {spec!r} is not a device name; use auto, cpu, cuda, cuda:N or mps"
+            ) from exc
         if not torch.cuda.is_available():
             warnings.warn(f"--device {spec}: CUDA is not available here; running on CPU", stacklevel=2)
             return torch.device("cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             warnings.warn(
-                f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s); using cuda:0", stacklevel=2
+                f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s); using cuda:0",
+                stacklevel=2,
             )
             return torch.device("cuda:0")
         return dev
