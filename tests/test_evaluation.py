@@ -188,3 +188,63 @@ def test_eval_requires_exactly_one_pair_source(tmp_path):
             ]
         )
     assert exit_info.value.code == 2
+
+
+def test_eval_uses_lpips_arcface_and_fid_when_their_weights_are_present(tmp_path, monkeypatch):
+    """The deep-metric path end to end, with stand-in checkpoints given as local overrides."""
+    import torch
+
+    from facefill.evaluation.runner import EvalOptions, evaluate
+    from facefill.models import build
+    from facefill.weights import config
+
+    monkeypatch.setenv("FACEFILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    torch.manual_seed(0)
+    # VGG16 trunk weights in torchvision's `features.N` layout, without building the 100 M-parameter head.
+    trunk = {k: v for k, v in build("lpips-vgg").state_dict().items() if k.startswith("net.slice")}
+    vgg = {"features." + k.split(".", 2)[2]: v for k, v in trunk.items()}
+    lin = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate((64, 128, 256, 512, 512))}
+    files = {
+        "vgg16-imagenet": vgg,
+        "lpips-vgg-lin": lin,
+        "fid-inception": build("fid-inception").state_dict(),
+        "arcface-ir-se50": build("irse50").state_dict(),
+    }
+    overrides = {}
+    for name, state in files.items():
+        torch.save(state, tmp_path / f"{name}.pth")
+        overrides[name] = tmp_path / f"{name}.pth"
+    config.reset()
+    config.set_overrides(overrides)
+    try:
+        images, masks = _dataset(tmp_path)
+        pairs = pairs_mod.make_pairs(images, masks, 3, seed=0)
+        opts = EvalOptions(models=["telea"], device="cpu", identity=True, image_size=32)
+        result = evaluate(pairs, images, masks, opts)
+    finally:
+        config.reset()
+    assert not [n for n in result.notes if "LPIPS" in n or "ArcFace" in n or "FID" in n], result.notes
+    assert len(result.rows) == 3
+    for row in result.rows:
+        assert row["lpips"] >= 0 and -1 <= row["id_cos_arcface"] <= 1
+    assert result.fid["telea"] is not None and result.fid["telea"] >= -1e-6
+
+
+@pytest.mark.parametrize(("n1", "n2", "dim"), [(20, 30, 64), (12, 12, 5), (40, 9, 32)])
+def test_fid_from_features_equals_the_covariance_route(n1, n2, dim):
+    from scipy import linalg
+
+    from facefill.evaluation.metrics import feature_statistics, frechet_distance, frechet_distance_of_features
+
+    rng = np.random.default_rng(n1 + n2 + dim)
+    f1 = rng.normal(size=(n1, dim))
+    f2 = rng.normal(loc=0.3, scale=1.5, size=(n2, dim))
+    (mu1, s1), (mu2, s2) = feature_statistics(f1), feature_statistics(f2)
+    # pytorch-fid's route: scipy's general matrix square root of the product.
+    expected = (
+        (mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2)).real
+    )
+    assert frechet_distance_of_features(f1, f2) == pytest.approx(expected, rel=1e-7)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-7)
+    assert frechet_distance_of_features(f1, f1) == pytest.approx(0.0, abs=1e-8)

@@ -95,7 +95,7 @@ class FidCollector:
 
     def distances(self, real: str = "__real__") -> dict[str, float | None]:
         """FID of each model's results against the ground truths (None with fewer than 2 samples)."""
-        from facefill.evaluation.metrics import feature_statistics, frechet_distance
+        from facefill.evaluation.metrics import frechet_distance_of_features
 
         real_feats = np.stack(self.features[real]) if self.features[real] else None
         out: dict[str, float | None] = {}
@@ -105,9 +105,7 @@ class FidCollector:
             if real_feats is None or len(feats) < 2 or len(real_feats) < 2:
                 out[group] = None
                 continue
-            out[group] = frechet_distance(
-                *feature_statistics(np.stack(feats)), *feature_statistics(real_feats)
-            )
+            out[group] = frechet_distance_of_features(np.stack(feats), real_feats)
         return out
 
 
