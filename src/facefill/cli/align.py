@@ -111,6 +111,7 @@ def align(ctx: click.Context, **kw: Any) -> None:
     """Detect and FFHQ-align the faces in INPUTS (files, folders or globs), or paste crops back."""
     from pathlib import Path
 
+    from facefill.cli.options import batch_settings
     from facefill.errors import UsageError
     from facefill.jobs.align_job import (
         AlignProcessor,
@@ -119,7 +120,7 @@ def align(ctx: click.Context, **kw: Any) -> None:
         PasteSettings,
         retarget_items,
     )
-    from facefill.jobs.batch_command import BatchSettings, run_batch_command
+    from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.outputs import looks_like_image_file
     from facefill.jobs.plan import PlanRequest, build_plan
 
@@ -127,7 +128,6 @@ def align(ctx: click.Context, **kw: Any) -> None:
         raise UsageError("facefill align needs an output folder: add -o DIR")
     if kw["transforms"] and not kw["paste_back"]:
         raise UsageError("--transforms only applies with --paste-back CROPS_DIR")
-    obj = ctx.obj or {}
     request = PlanRequest(
         inputs=tuple(kw["inputs"]),
         output=kw["output"],
@@ -136,14 +136,7 @@ def align(ctx: click.Context, **kw: Any) -> None:
         require_mask=False,
         shard=kw["shard"],
     )
-    batch = BatchSettings(
-        overwrite=kw["overwrite"],
-        workers=kw["workers"],
-        batch_size=1,
-        summary_json=kw["summary_json"],
-        quiet=bool(obj.get("quiet")) or kw["quiet_local"],
-        debug=bool(obj.get("debug")),
-    )
+    batch = batch_settings(ctx.obj, kw, batch_size=1)
     if kw["paste_back"]:
         crops = Path(kw["paste_back"])
         paste = PasteSettings(

@@ -53,14 +53,13 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
 @click.pass_context
 def inpaint(ctx: click.Context, **kw: Any) -> None:
     """Fill the masked region (white = hole) of each image in INPUTS (files, folders or globs)."""
-    from facefill.cli.options import mask_settings
+    from facefill.cli.options import batch_settings, mask_settings
     from facefill.errors import UsageError
-    from facefill.jobs.batch_command import BatchSettings, run_batch_command
+    from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
     from facefill.jobs.plan import PlanRequest
     from facefill.pipelines.registry import inpainter_names
 
-    obj = ctx.obj or {}
     request = PlanRequest(
         inputs=tuple(kw["inputs"]),
         output=kw["output"],
@@ -81,14 +80,7 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
         mask_options=mask_settings(kw),
         align_faces=not kw["no_align"],
     )
-    batch = BatchSettings(
-        overwrite=kw["overwrite"],
-        workers=kw["workers"],
-        batch_size=kw["batch_size"],
-        summary_json=kw["summary_json"],
-        quiet=bool(obj.get("quiet")) or kw["quiet_local"],
-        debug=bool(obj.get("debug")),
-    )
+    batch = batch_settings(ctx.obj, kw, batch_size=kw["batch_size"])
 
     def make_processor(warn):  # after planning: input/output mistakes are reported before torch loads
         if settings.model not in inpainter_names():

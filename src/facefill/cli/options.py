@@ -165,3 +165,20 @@ def mask_settings(kwargs: dict[str, Any]) -> Any:
         dilate=kwargs["dilate"],
         erode=kwargs["erode"],
     )
+
+
+def batch_settings(
+    ctx_obj: dict[str, Any] | None, kwargs: dict[str, Any], batch_size: int | None = None
+) -> Any:
+    """Build a facefill.jobs.batch_command.BatchSettings from the shared option values."""
+    from facefill.jobs.batch_command import BatchSettings
+
+    obj = ctx_obj or {}
+    return BatchSettings(
+        overwrite=kwargs["overwrite"],
+        workers=kwargs["workers"],
+        batch_size=batch_size,
+        summary_json=kwargs["summary_json"],
+        quiet=bool(obj.get("quiet")) or kwargs["quiet_local"],
+        debug=bool(obj.get("debug")),
+    )
