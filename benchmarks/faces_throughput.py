@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/shared/data/faces/lfw_val")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw_val"
 
 
 def main() -> None:

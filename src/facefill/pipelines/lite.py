@@ -68,15 +68,19 @@ class LiteInpainter:
     """The `fill(image, mask) -> image` callable of the inpainter registry contract."""
 
     def __init__(self, model) -> None:
-        self.model = model
+        import torch
+
+        # channels_last roughly halves CPU latency (oneDNN convolutions); harmless on CUDA
+        self.model = model.to(memory_format=torch.channels_last)
 
     def __call__(self, image, mask):
         import torch
 
         with torch.inference_mode():
             mask = (mask > 0.5).to(image.dtype)
-            filled = telea_batch(image, mask)
-            return self.model(filled, mask)
+            filled = telea_batch(image, mask).contiguous(memory_format=torch.channels_last)
+            out = self.model(filled, mask.contiguous(memory_format=torch.channels_last))
+            return out.contiguous()
 
 
 def _load(ctx: LoadContext) -> LiteInpainter:
