@@ -10,6 +10,8 @@ error over all pixels and channels, in % of 255).
 
     python benchmarks/inpaint_quality.py [--per-bin 50] [--seed 0] [--lite-weights FILE] [--json OUT]
 
+Data: shared/data beside the checkout (or $FACEFILL_DATA).
+
 Importable: `benchmark_pairs()` builds the pairing, `evaluate()` scores any `fill` callables.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +38,7 @@ from facefill.training.dataset import (
     read_rgb,
 )
 
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("FACEFILL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACES_DIR = DATA / "faces" / "lfw_val"
 MASKS_DIR = DATA / "masks" / "nvidia_irregular"
 SIZE = 256

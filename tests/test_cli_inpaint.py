@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from facefill.cli import group
+from facefill.pipelines.defaults import DEFAULT_INPAINT_MODEL
 from facefill.runtime.seed import item_seed
 
 
@@ -73,7 +74,7 @@ def test_single_file_only_hole_changes_and_sidecar_is_right(tmp_path: Path) -> N
     assert side["mask_sha256"] == hashlib.sha256((tmp_path / "m.png").read_bytes()).hexdigest()
     assert side["hole_ratio"] == pytest.approx(hole.mean())
     assert side["seed"] == item_seed(0, "a.png")
-    assert side["model"] == "telea" and side["device"] == "cpu" and side["dtype"] == "float32"
+    assert side["model"] == DEFAULT_INPAINT_MODEL and side["device"] == "cpu" and side["dtype"] == "float32"
     assert side["output"] == str(tmp_path / "o.png")
     assert side["facefill_version"] and side["command"].startswith("facefill inpaint ")
     assert set(side["timings_ms"]) == {"decode", "compute", "encode"}

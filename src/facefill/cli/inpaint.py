@@ -40,7 +40,10 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
     "--model",
     default=DEFAULT_INPAINT_MODEL,
     show_default=True,
-    help="Inpainting model: telea or ns (classical, no download), or a registered learned model.",
+    help=(
+        "facefill-lite (shipped face model), telea or ns (classical), or deepfillv2-celebahq, "
+        "deepfillv2-places2, lama (these need `facefill weights`)."
+    ),
 )
 @click.option(
     "--no-align", is_flag=True, help="Fixed-size face models: crop around the hole, not the aligned face."

@@ -1,5 +1,5 @@
 """Defaults shared by the inpaint CLI and library callers (one place to change them)."""
 
-# The model `facefill inpaint` uses without --model. Classical for now; the trained
-# `facefill-lite` replaces it once its weights ship.
-DEFAULT_INPAINT_MODEL = "telea"
+# The model `facefill inpaint` uses without --model: facefill's own face model, shipped inside the
+# package, so a fresh install gives a learned face fill with no download.
+DEFAULT_INPAINT_MODEL = "facefill-lite"

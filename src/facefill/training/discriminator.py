@@ -1,7 +1,7 @@
 """A small SN-PatchGAN discriminator for training facefill-lite.
 
 Private to training: the DeepFillv2 discriminator (models/sn_patchgan.py) did not exist when this was
-written, and facefill-lite's adversarial term is deliberately weak, so a ~0.4 M-parameter critic suffices.
+written, and facefill-lite's adversarial term is deliberately weak, so a 0.67 M-parameter critic suffices.
 Input: image (N×3×H×W in [0,1]) and mask (N×1×H×W); output: N×1×H/16×W/16 patch logits.
 """
 
