@@ -42,15 +42,21 @@ class _Loaded:
     warnings: list[str]
 
 
-def _weights_sha256(names: tuple[str, ...]) -> dict[str, str]:
-    """sha256 of each checkpoint the model uses (honours --weights overrides); unknown ones omitted."""
-    if not names:
-        return {}
-    try:
+def _weights_sha256(names: tuple[str, ...], assets: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of each checkpoint the model uses (honours --weights overrides), by registry name or,
+    for weights shipped in the package, by asset file name; unknown ones omitted."""
+    from importlib import resources
+
+    from facefill.io.files import sha256_file
+
+    hashes: dict[str, str | None] = {}
+    if names:
         from facefill.weights import sha256_of
-    except ImportError:
-        return {}
-    hashes = {name: sha256_of(name) for name in names}
+
+        hashes = {name: sha256_of(name) for name in names}
+    for asset in assets:
+        path = resources.files("facefill") / "assets" / asset
+        hashes[asset] = sha256_file(str(path)) if path.is_file() else None
     return {name: sha for name, sha in hashes.items() if sha}
 
 
@@ -93,7 +99,7 @@ class InpaintProcessor:
     def run_info(self) -> dict[str, Any]:
         spec = self.pipeline.spec
         info: dict[str, Any] = {"model": spec.name}
-        shas = _weights_sha256(spec.weights)
+        shas = _weights_sha256(spec.weights, spec.assets)
         if shas:
             info["weights_sha256"] = shas
         info["device"] = str(self.pipeline.device)

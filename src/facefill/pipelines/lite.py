@@ -95,7 +95,7 @@ register_inpainter(
         load=_load,
         native_size=256,
         multiple_of=16,
-        weights=(),
+        assets=(ASSET,),
         batchable=True,
         licence_note="weights trained on LFW (research use); see README model card",
     )

@@ -42,6 +42,7 @@ class InpainterSpec:
     native_size: int | None = None  # fixed-resolution face models: run on an aligned square crop
     multiple_of: int = 1  # pad H and W to a multiple of this (reflect), crop back afterwards
     weights: tuple[str, ...] = ()  # weights-registry names used (their sha256 goes into sidecars)
+    assets: tuple[str, ...] = ()  # weight files shipped inside the package (facefill/assets/NAME)
     batchable: bool = True  # accepts N > 1
     licence_note: str = ""
 
