@@ -50,7 +50,7 @@ def test_metrics_of_identical_images():
 def test_lpips_is_zero_on_identical_and_symmetric():
     import torch
 
-    from facefill.evaluation.scorers import LpipsScorer
+    from facefill.evaluation.scorers import TensorPairScorer
     from facefill.models.lpips import LPIPS
 
     torch.manual_seed(0)
@@ -58,7 +58,7 @@ def test_lpips_is_zero_on_identical_and_symmetric():
     with torch.no_grad():  # random trunk; lin weights must be non-negative as in LPIPS
         for lin in model.lins:
             lin.model[1].weight.abs_()
-    scorer = LpipsScorer(model, "cpu")
+    scorer = TensorPairScorer("lpips", lambda a, b: model(a, b, normalize=True))
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     y = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)

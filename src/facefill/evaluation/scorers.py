@@ -22,20 +22,18 @@ def _to_tensor(rgb: np.ndarray, device):
 
 
 @dataclass
-class LpipsScorer:
-    """LPIPS v0.1 (VGG), inputs in [0,1]; lower is more similar."""
+class TensorPairScorer:
+    """A metric computed by a network on (result, target) batches of one [0,1] image each."""
 
-    model: object
-    device: object
-    column: str = "lpips"
+    column: str
+    score: Callable[[object, object], object]  # (N×3×H×W, N×3×H×W) -> N scores
+    device: object = "cpu"
 
     def __call__(self, result: np.ndarray, target: np.ndarray, key: str) -> float:
         import torch
 
         with torch.inference_mode():
-            return float(
-                self.model(_to_tensor(result, self.device), _to_tensor(target, self.device), normalize=True)
-            )
+            return float(self.score(_to_tensor(result, self.device), _to_tensor(target, self.device))[0])
 
 
 @dataclass
@@ -61,22 +59,6 @@ class DlibIdentityScorer:
         ref = self._targets[key]
         emb = self._embed(result)
         return None if ref is None or emb is None else identity_distance(emb, ref)
-
-
-@dataclass
-class ArcFaceScorer:
-    """Cosine similarity of ArcFace (IR-SE50) embeddings of aligned faces; 1 = same identity."""
-
-    encoder: object
-    device: object
-    column: str = "id_cos_arcface"
-
-    def __call__(self, result: np.ndarray, target: np.ndarray, key: str) -> float:
-        import torch
-
-        with torch.inference_mode():
-            sim = self.encoder.similarity(_to_tensor(result, self.device), _to_tensor(target, self.device))
-        return float(sim[0])
 
 
 @dataclass
@@ -109,7 +91,6 @@ class FidCollector:
         return out
 
 
-Scorer = Callable[[np.ndarray, np.ndarray, str], "float | None"]
 
 
 def _try(what: str, needs: tuple[str, ...], notes: list[str], build: Callable[[], object]) -> object | None:
@@ -143,7 +124,9 @@ def build_scorers(
 
             lin = weights.load_state_dict("lpips-vgg-lin")
             vgg = weights.load_state_dict("vgg16-imagenet")
-            return LpipsScorer(lpips_from_parts(lin, vgg).to(device), device)
+            model = lpips_from_parts(lin, vgg).to(device)
+            # LPIPS v0.1 (VGG), lower is more similar.
+            return TensorPairScorer("lpips", lambda a, b: model(a, b, normalize=True), device)
 
         found = _try("LPIPS", ("lpips-vgg-lin", "vgg16-imagenet"), notes, make_lpips)
         if found is not None:
@@ -162,7 +145,9 @@ def build_scorers(
             from facefill.models.identity import IdentityEncoder
 
             backbone = from_checkpoint("irse50", "arcface-ir-se50")
-            return ArcFaceScorer(IdentityEncoder(backbone).eval().to(device), device)
+            encoder = IdentityEncoder(backbone).eval().to(device)
+            # Cosine similarity of ArcFace embeddings of aligned faces; 1 = same identity.
+            return TensorPairScorer("id_cos_arcface", encoder.similarity, device)
 
         found = _try("ArcFace identity", ("arcface-ir-se50",), notes, make_arcface)
         if found is not None:
