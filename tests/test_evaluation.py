@@ -12,6 +12,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from facefill.cli import main
+from facefill.errors import FacefillError
 from facefill.evaluation import pairs as pairs_mod
 from facefill.evaluation.metrics import l1, psnr, ssim
 from facefill.evaluation.report import LABEL_H, TILE
@@ -248,3 +249,26 @@ def test_fid_from_features_equals_the_covariance_route(n1, n2, dim):
     assert frechet_distance_of_features(f1, f2) == pytest.approx(expected, rel=1e-7)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-7)
     assert frechet_distance_of_features(f1, f1) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_align_option_scores_the_aligned_face_crop(tmp_path):
+    from facefill.evaluation.runner import EvalOptions, load_pair
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    photo = np.asarray(Image.open(DATA / "astronaut.jpg").convert("RGB"))
+    Image.fromarray(photo).save(images / "astronaut.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(images / "blank.png")
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    Image.fromarray(mask).save(masks / "m.png")
+    opts = EvalOptions(models=["telea"], align=True, image_size=128)
+    crop, crop_mask = load_pair(pairs_mod.Pair("astronaut.png", "m.png", 0.25, "20-30%"), images, masks, opts)
+    assert crop.shape == (128, 128, 3) and crop_mask.shape == (128, 128)
+    assert crop_mask.mean() == pytest.approx(0.25)
+    # The aligned crop is the face, not a squashed copy of the whole photo.
+    squashed = np.asarray(Image.fromarray(photo).resize((128, 128), Image.Resampling.BILINEAR))
+    assert np.abs(crop.astype(float) - squashed).mean() > 20
+    with pytest.raises(FacefillError):
+        load_pair(pairs_mod.Pair("blank.png", "m.png", 0.25, "20-30%"), images, masks, opts)

@@ -76,11 +76,11 @@ def make_pairs(
     image_order = rng.permutation(len(images))
     sizes: dict[Path, tuple[int, int]] = {}
     pairs: list[Pair] = []
-    wanted = [label for label in bin_order()[:-1]] if per_bin else [None]
-    quota = {label: count // len(wanted) + (i < count % len(wanted)) for i, label in enumerate(wanted)}
-    for label in wanted:
+    labels: list[str | None] = list(bin_order()[:-1]) if per_bin else [None]
+    for i, label in enumerate(labels):
+        need = count // len(labels) + (i < count % len(labels))
         tries = 0
-        while quota[label] > 0:
+        while need > 0:
             tries += 1
             if tries > 50 * count + 1000:
                 raise UsageError(
@@ -102,7 +102,7 @@ def make_pairs(
                     bin_label(ratio),
                 )
             )
-            quota[label] -= 1
+            need -= 1
     return pairs
 
 

@@ -59,10 +59,8 @@ def load_pair(
         from facefill.faces.align import align_face
         from facefill.faces.find import find_faces
 
-        faces = find_faces(rgb)
-        if not faces:
-            raise FacefillError(f"{pair.image}: no face found to align; drop --align or the image")
-        rgb = align_face(rgb, faces[0], size=opts.image_size or 256).image
+        face = find_faces(rgb, source=pair.image)[0]  # FaceNotFoundError (a FacefillError) if none
+        rgb = align_face(rgb, face.landmarks, size=opts.image_size or 256).image
     elif opts.image_size and rgb.shape[:2] != (opts.image_size, opts.image_size):
         rgb = cv2.resize(rgb, (opts.image_size, opts.image_size), interpolation=cv2.INTER_AREA)
     mask = read_mask(masks_dir / pair.mask, image_size=rgb.shape[:2], options=MaskOptions(resize=True))

@@ -15,6 +15,16 @@ from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inp
 RADIUS = 3
 
 
+def telea_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV Telea fill of a uint8 H×W×3 image (mask > 0 = hole): also the classical prior that
+    facefill-lite refines, in training and at inference alike."""
+    import cv2
+
+    return cv2.inpaint(
+        np.ascontiguousarray(image), (np.asarray(mask) > 0).astype(np.uint8), RADIUS, cv2.INPAINT_TELEA
+    )
+
+
 class OpenCVInpainter:
     """fill(image N×3×H×W [0,1], mask N×1×H×W {0,1}) with cv2.inpaint; always on CPU."""
 

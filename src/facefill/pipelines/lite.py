@@ -54,13 +54,14 @@ def load_lite_generator(path: str | Path | None = None, device: Any = "cpu"):
 
 def telea_batch(image, mask):
     """Telea-fill (radius 3) each image of an N×3×H×W [0,1] batch on its rounded uint8 version."""
-    import cv2
     import numpy as np
     import torch
 
+    from facefill.pipelines.classical import telea_fill
+
     imgs = (image.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    holes = (mask.detach()[:, 0].cpu().numpy() > 0.5).astype(np.uint8)
-    filled = np.stack([cv2.inpaint(i, m, 3, cv2.INPAINT_TELEA) for i, m in zip(imgs, holes, strict=True)])
+    holes = mask.detach()[:, 0].cpu().numpy() > 0.5
+    filled = np.stack([telea_fill(i, m) for i, m in zip(imgs, holes, strict=True)])
     return torch.from_numpy(filled).permute(0, 3, 1, 2).to(image.device, image.dtype) / 255.0
 
 

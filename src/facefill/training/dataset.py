@@ -24,6 +24,7 @@ import numpy as np
 from facefill.errors import UsageError
 from facefill.masks.generate import box_mask as generate_box
 from facefill.masks.generate import brush_strokes
+from facefill.pipelines.classical import telea_fill
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LFW_CROP_BOX = (45, 45, 205, 205)  # (left, top, right, bottom) of the 250×250 deep-funneled frame
@@ -186,11 +187,6 @@ class MaskSampler:
         if m.shape[0] != size:
             m = cv2.resize(np.ascontiguousarray(m), (size, size), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(m)
-
-
-def telea_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """OpenCV Telea fill (radius 3) of a uint8 RGB image; the classical prior facefill-lite refines."""
-    return cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
 
 # ----------------------------------------------------------------------------------------- batches
