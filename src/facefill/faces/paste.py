@@ -2,8 +2,10 @@
 
 The crop is warped with the inverse of its crop->photo matrix (pre-shrunk by an integer box
 average when the crop is much larger than the face in the photo, to avoid aliasing) and blended
-with a feathered mask: the crop square with soft edges, optionally times a hole mask so that only
-the pixels a model was asked to change are replaced.
+with crop-space weights: by default the crop square with soft edges; `faces.roundtrip` passes a
+feathered face mask instead (no seam at the square's edge). A photo-space hole mask can restrict
+the blend further, so that only the pixels a model was asked to change are replaced. Where the
+weight is 0 the photo's own pixels are kept bit for bit.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ def paste_back(
     *,
     hole_mask: np.ndarray | None = None,
     feather: float | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """A copy of `photo` with `crop` blended in where the aligned square lies.
 
-    `hole_mask` (photo-sized, 1 = replace, soft values allowed) restricts the blend; `feather` is
-    the edge ramp in crop pixels (default 2 % of the crop size).
+    `weights` (crop-sized, in [0,1]) are the blend weights in crop space; default: the square
+    with an edge ramp of `feather` crop pixels (default 2 % of the crop size). `hole_mask`
+    (photo-sized, 1 = replace, soft values allowed) restricts the blend in photo space.
     """
     photo = np.asarray(photo)
     squeeze = photo.ndim == 2
@@ -45,8 +49,12 @@ def paste_back(
     size = src.shape[0]
     h, w = base.shape[:2]
     m = np.asarray(crop_to_photo, dtype=np.float64)
-    feather = size * 0.02 if feather is None else float(feather)
-    alpha_crop = crop_blend_mask(size, feather)
+    if weights is None:
+        alpha_crop = crop_blend_mask(size, size * 0.02 if feather is None else float(feather))
+    else:
+        alpha_crop = np.asarray(weights, dtype=np.float32)
+        if alpha_crop.shape != (size, size):
+            raise ValueError(f"weights are {alpha_crop.shape} but the crop is {size}x{size}")
 
     # Photo region the crop covers (bounding box of its square, clipped to the photo).
     corners = apply_matrix(
