@@ -1,0 +1,193 @@
+"""The Ray runner against the local one, on a private 2-CPU Ray cluster bound to 127.0.0.1.
+
+Same items -> byte-identical outputs and sidecars and the same summary; a worker killed mid-run
+leaves no partial file and a rerun completes exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facefill.errors import UsageError
+from facefill.io.files import is_temp_name
+from facefill.jobs.plan import PlanRequest, build_plan
+from facefill.jobs.runner import TEST_DELAY_ENV, RunOptions, run_job
+from facefill.jobs.summary import DONE, FAILED, SKIPPED
+
+N_IMAGES = 40
+ACTOR_TITLE = "FacefillItemActor"  # Ray names actor processes ray::MapWorker(MapBatches(<class>))
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'facefill[ray]'")
+    pytest.importorskip("ray.data", reason="Ray Data is optional: pip install 'facefill[ray]'")
+    from facefill.jobs.ray_runner import start_local_ray
+
+    start_local_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+def make_folder(root: Path, n: int = N_IMAGES, broken: bool = False, unmasked: int = 0) -> None:
+    """n random 24x24 PNGs with one mask each (minus `unmasked`), optionally one undecodable image."""
+    rng = np.random.default_rng(0)
+    (root / "in").mkdir()
+    (root / "masks").mkdir()
+    mask = np.zeros((24, 24), np.uint8)
+    mask[6:14, 6:18] = 255
+    names = [f"img{k:02d}" for k in range(n)]
+    for k, name in enumerate(names):
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(root / "in" / f"{name}.png")
+        if k < n - unmasked:
+            Image.fromarray(np.roll(mask, k % 5, axis=1)).save(root / "masks" / f"{name}.png")
+    if broken:
+        (root / "in" / "broken.png").write_bytes(b"not a png")
+        Image.fromarray(mask).save(root / "masks" / "broken.png")
+
+
+def plan(root: Path, out: str) -> list:
+    req = PlanRequest(inputs=(str(root / "in"),), output=str(root / out), mask=str(root / "masks"))
+    return build_plan(req)
+
+
+def factory(model: str = "telea"):
+    from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
+
+    return functools.partial(InpaintProcessor, InpaintSettings(model=model, device="cpu"))
+
+
+def options(**kw) -> RunOptions:
+    return RunOptions(workers=2, batch_size=1, command="facefill inpaint (test)", **kw)
+
+
+def run_local(root: Path, out: str, model: str = "telea"):
+    return run_job(plan(root, out), factory(model)(lambda m: None), options())
+
+
+def run_ray(root: Path, out: str, model: str = "telea"):
+    from facefill.jobs.ray_runner import run_job_ray
+
+    return run_job_ray(plan(root, out), factory(model), options())
+
+
+def outcomes(summary) -> dict[str, tuple[str, str]]:
+    return {
+        r.name: (r.status, r.reason.replace("out_ray", "OUT").replace("out_local", "OUT"))
+        for r in summary.results
+    }
+
+
+def sidecar_fields(path: Path) -> dict:
+    record = json.loads(path.read_text())
+    return {k: v for k, v in record.items() if k not in ("timings_ms", "output")}
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["telea", "facefill-lite"])
+def test_ray_matches_the_local_runner_byte_for_byte(ray_cluster, tmp_path: Path, model: str) -> None:
+    make_folder(tmp_path, broken=True, unmasked=2)
+    local, remote = run_local(tmp_path, "out_local", model), run_ray(tmp_path, "out_ray", model)
+
+    assert outcomes(remote) == outcomes(local)
+    assert remote.counts == local.counts == {DONE: N_IMAGES - 2, SKIPPED: 2, FAILED: 1, "total": N_IMAGES + 1}
+    assert remote.exit_code == local.exit_code == 1
+    ours, theirs = tmp_path / "out_ray", tmp_path / "out_local"
+    images = {n: b for n, b in files(ours).items() if n.endswith(".png")}
+    assert len(images) == N_IMAGES - 2
+    assert images == {n: b for n, b in files(theirs).items() if n.endswith(".png")}
+    for sidecar in ours.glob("*.json"):
+        assert sidecar_fields(sidecar) == sidecar_fields(theirs / sidecar.name)
+
+    if model == "telea":  # resume: a rerun skips every finished item and retries the failed one, as locally
+        assert outcomes(run_ray(tmp_path, "out_ray", model)) == outcomes(
+            run_local(tmp_path, "out_local", model)
+        )
+
+
+def actor_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if ACTOR_TITLE in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(pids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray workers through /proc")
+def test_killed_worker_leaves_no_partial_files_and_rerun_completes_the_rest(
+    ray_cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_folder(tmp_path)
+    reference = run_local(tmp_path, "out_local")
+    out = tmp_path / "out_ray"
+    monkeypatch.setenv(TEST_DELAY_ENV, "0.25")  # forwarded to the actors: slow enough to kill mid-item
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.setdefault("summary", run_ray(tmp_path, "out_ray")))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.json"))) < 5:
+        time.sleep(0.01)
+    victims = actor_pids()
+    assert victims, "no Ray actor process found"
+    os.kill(victims[0], signal.SIGKILL)
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    monkeypatch.delenv(TEST_DELAY_ENV)
+
+    first = result["summary"]
+    assert sorted(r.name for r in first.results) == sorted(f"img{k:02d}.png" for k in range(N_IMAGES))
+    assert {r.status for r in first.results} <= {DONE, FAILED}  # every item reported exactly once
+    names = [f.name for f in out.iterdir()]
+    assert not [n for n in names if is_temp_name(n) or ".tmp" in n]
+    images = {Path(n).stem for n in names if n.endswith(".png")}
+    finished = {Path(n).stem for n in names if n.endswith(".json")}
+    assert finished <= images
+    assert len(images - finished) <= 1  # at most the item caught between its image and its sidecar
+    for stem in finished:
+        assert (out / f"{stem}.png").read_bytes() == (tmp_path / "out_local" / f"{stem}.png").read_bytes()
+
+    rerun = run_ray(tmp_path, "out_ray")
+    assert rerun.counts[DONE] == N_IMAGES - len(finished)
+    assert rerun.counts[SKIPPED] == len(finished)
+    assert files(out).keys() == files(tmp_path / "out_local").keys()
+    png = {n: b for n, b in files(out).items() if n.endswith(".png")}
+    assert png == {n: b for n, b in files(tmp_path / "out_local").items() if n.endswith(".png")}
+    assert reference.counts[DONE] == N_IMAGES
+
+
+def test_without_ray_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from facefill.jobs import ray_runner
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
+    with pytest.raises(UsageError, match=r"pip install 'facefill\[ray\]'"):
+        ray_runner.import_ray()
+
+
+def test_actor_pool_follows_the_cluster() -> None:
+    from facefill.jobs.ray_runner import actor_pool, rows_per_call
+
+    assert actor_pool({"CPU": 16.0, "GPU": 4.0}, 1000) == (4, 1.0)  # one model per GPU
+    assert actor_pool({"CPU": 2.0}, 1000) == (2, 0.0)  # CPU actors without GPUs
+    assert actor_pool({"CPU": 8.0}, 3) == (3, 0.0)  # never idle actors
+    assert rows_per_call(40, 2, 1) == 4
+    assert rows_per_call(6, 4, 8) == 2  # small batch: every actor still gets work
