@@ -2,8 +2,9 @@
 
 Pipeline: a small thread pool decodes up to `prefetch` items ahead and encodes finished ones while
 the main thread computes. Both queues are bounded, so memory stays flat for any number of items.
-An item is done when its output and its sidecar both exist (the sidecar is written last); such
-items are skipped unless `overwrite`, which makes an interrupted run resumable by rerunning it.
+An item is done when its output, its sidecar and every other output the sidecar lists exist (the
+outputs are renamed into place together, the sidecar is written last); such items are skipped
+unless `overwrite`, which makes an interrupted run resumable by rerunning it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from facefill.errors import DeviceError, FacefillError
-from facefill.io.files import atomic_target, sha256_file, sweep_stale_temps
+from facefill.io.files import sha256_file, sweep_stale_temps
+from facefill.jobs.outputs import SIDECAR_OUTPUTS_KEY, Describe, item_outputs, listed_outputs
 from facefill.jobs.plan import WorkItem
 from facefill.jobs.processor import Processor
 from facefill.jobs.progress import make_progress
@@ -66,8 +68,11 @@ def _error_text(exc: BaseException) -> str:
 
 
 def is_finished(item: WorkItem) -> bool:
-    """Output and sidecar both present: an earlier run completed this item."""
-    return item.output.exists() and item.sidecar.exists()
+    """Output, sidecar and every output the sidecar lists present: an earlier run completed it."""
+    if not (item.output.exists() and item.sidecar.exists()):
+        return False
+    listed = listed_outputs(item.sidecar)
+    return listed is not None and all(Path(path).exists() for path in listed.values())
 
 
 class _Run:
@@ -111,8 +116,13 @@ class _Run:
         start = time.perf_counter()
         # A stale sidecar next to a new image would read as "done" with the old metadata if killed here.
         item.sidecar.unlink(missing_ok=True)
-        with atomic_target(item.output) as tmp:
-            extra = self.processor.save(item, loaded.payload, result, tmp)
+        several = hasattr(self.processor, "save_outputs")
+        with item_outputs(item.output, self._describer(loaded), self._protected(item)) as outputs:
+            if several:
+                extra = self.processor.save_outputs(item, loaded.payload, result, outputs)
+                extra = {**extra, SIDECAR_OUTPUTS_KEY: outputs.listing()}
+            else:
+                extra = self.processor.save(item, loaded.payload, result, outputs.target)
         timings = {"decode": loaded.decode_ms, "compute": compute_ms, "encode": _ms_since(start)}
         record = sidecar_record(
             output=item.output,
@@ -125,6 +135,26 @@ class _Run:
         )
         write_sidecar(item.sidecar, record)
         return timings
+
+    def _describer(self, loaded: _Loaded) -> Describe:
+        """Builds the JSON record of one extra output (a face's transform...) of this item."""
+
+        def describe(output: Path, fields: dict[str, Any]) -> dict[str, Any]:
+            return sidecar_record(
+                output=output,
+                input_path=loaded.item.source,
+                input_sha256=loaded.input_sha256,
+                companions=loaded.companions,
+                timings_ms={},
+                extra={**self.run_info, **fields},
+                command=self.options.command,
+            )
+
+        return describe
+
+    @staticmethod
+    def _protected(item: WorkItem) -> list[Path]:
+        return [p for p in (item.source, item.mask, item.exemplar, item.sidecar) if p is not None]
 
     # -- main-thread steps --------------------------------------------------------------------
     def compute(self, batch: list[_Loaded]) -> list[tuple[_Loaded, Any, float]]:
@@ -152,16 +182,42 @@ class _Run:
         return [(b, r, per_item) for b, r in zip(batch, results, strict=True)]
 
 
+def known_outcome(item: WorkItem, overwrite: bool) -> tuple[str, str] | None:
+    """(status, reason) decided before running: preset by the plan, or finished by an earlier run.
+
+    Shared with the Ray runner so skip/resume means the same thing on one machine and on a cluster.
+    """
+    if item.preset_status is not None:
+        return item.preset_status, item.preset_reason or ""
+    if not overwrite and is_finished(item):
+        return SKIPPED, OUTPUT_EXISTS
+    return None
+
+
 def _partition(items: list[WorkItem], overwrite: bool, run: _Run) -> list[WorkItem]:
     pending = []
     for item in items:
-        if item.preset_status is not None:
-            run.record(item, item.preset_status, item.preset_reason or "")
-        elif not overwrite and is_finished(item):
-            run.record(item, SKIPPED, OUTPUT_EXISTS)
-        else:
+        outcome = known_outcome(item, overwrite)
+        if outcome is None:
             pending.append(item)
+        else:
+            run.record(item, *outcome)
     return pending
+
+
+def process_pending(
+    pending: list[WorkItem],
+    processor: Processor,
+    options: RunOptions,
+    summary: Summary,
+    advance: Callable[[int], Any] = lambda n: None,
+) -> None:
+    """Load, compute and save items already known to need work (no skip check, no temp sweep).
+
+    The per-item path of `run_job`, for a Ray actor running its share of a cluster batch.
+    """
+    run = _Run(processor, options, summary, advance)
+    _pipeline(pending, run, max(1, options.workers))
 
 
 def run_job(items: list[WorkItem], processor: Processor, options: RunOptions) -> Summary:
