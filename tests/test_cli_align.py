@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,96 @@ def test_rerun_skips_finished_photos(photos, tmp_path):
 def test_align_needs_an_output_folder(photos):
     res = _invoke(str(photos / "astronaut.jpg"))
     assert res.exit_code == 2 and "-o DIR" in res.output
+
+
+def _align_and_paste(photos, tmp_path, size: int, edit=None, *extra: str):
+    aligned = tmp_path / f"aligned{size}"
+    args = [str(photos / "astronaut.jpg"), "-o", str(aligned), "--size", str(size), "--format", "png"]
+    assert _invoke(*args).exit_code == 0
+    if edit is not None:
+        crop = np.asarray(Image.open(aligned / "astronaut_face0.png"))
+        Image.fromarray(edit(crop)).save(aligned / "astronaut_face0.png")
+    restored = tmp_path / f"restored{size}"
+    res = _invoke(
+        str(photos / "astronaut.jpg"),
+        "-o",
+        str(restored),
+        "--format",
+        "png",
+        "--paste-back",
+        str(aligned),
+        *extra,
+    )
+    assert res.exit_code == 0, res.output
+    meta = json.loads((aligned / "astronaut_face0.json").read_text())
+    return np.asarray(Image.open(restored / "astronaut.png")), meta
+
+
+@pytest.mark.parametrize("size", [256, 1024])
+def test_paste_back_of_an_unmodified_crop_changes_no_pixel(photos, tmp_path, size):
+    back, _ = _align_and_paste(photos, tmp_path, size)
+    original = np.asarray(astronaut())
+    assert psnr(back, original) >= 45.0  # acceptance floor; the unchanged crop in fact changes nothing
+    assert np.array_equal(back, original)
+
+
+def test_paste_back_of_an_edited_crop_touches_only_the_face_and_has_no_seam(photos, tmp_path):
+    def brighten(crop):  # an "edit" of the whole crop, square edges included
+        return np.clip(crop.astype(int) + 30, 0, 255).astype(np.uint8)
+
+    back, meta = _align_and_paste(photos, tmp_path, 256, brighten)
+    original = np.asarray(astronaut()).astype(int)
+    landmarks = np.array(meta["face"]["landmarks"])
+    face = face_region_mask(landmarks, original.shape[:2])
+    delta = back.astype(int) - original
+    assert delta[face].mean() > 20  # the face came back brighter
+    # The crop square's outline in the photo (where the old hard-edged paste left a seam) is untouched.
+    import cv2
+
+    matrix = np.array(meta["transform"]["crop_to_photo"])
+    edge = np.zeros((256, 256), np.float32)
+    edge[:4], edge[-4:], edge[:, :4], edge[:, -4:] = 1, 1, 1, 1
+    outline = cv2.warpAffine(edge, matrix[:2], original.shape[1::-1]) > 0
+    assert outline.any() and not delta[outline].any()
+    far = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 5) > 60
+    assert not delta[far].any()
+
+
+def test_paste_back_warns_when_the_crop_is_much_smaller_than_the_face(photos, tmp_path):
+    aligned = tmp_path / "small"
+    assert (
+        _invoke(
+            str(photos / "astronaut.jpg"), "-o", str(aligned), "--size", "64", "--format", "png"
+        ).exit_code
+        == 0
+    )
+    crop = np.asarray(Image.open(aligned / "astronaut_face0.png"))
+    Image.fromarray(255 - crop).save(aligned / "astronaut_face0.png")
+    from facefill.cli.align import align
+
+    group.add_command(align, "align")
+    res = CliRunner().invoke(
+        group,
+        ["align", str(photos / "astronaut.jpg"), "-o", str(tmp_path / "out"), "--paste-back", str(aligned)],
+        obj={},
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.output.splitlines() if "coarser than the face" in line]
+    assert len(warnings) == 1 and "--size" in warnings[0]
+
+
+def test_face_all_is_one_item_with_several_outputs_listed_in_its_sidecar(photos, tmp_path):
+    out = tmp_path / "aligned"
+    args = [str(photos / "two.png"), "-o", str(out), "--size", "64", "--face", "all"]
+    assert _invoke(*args).exit_code == 0
+    side = json.loads((out / "two_face0.json").read_text())
+    listed = {name: Path(path).name for name, path in side["outputs"].items()}
+    assert listed == {"output": "two_face0.png", "face1": "two_face1.png", "face1_json": "two_face1.json"}
+    # A photo is done only when all its outputs exist: losing face 1 redoes the photo.
+    (out / "two_face1.png").unlink()
+    summary = tmp_path / "s.json"
+    assert _invoke(*args, "--summary-json", str(summary)).exit_code == 0
+    assert json.loads(summary.read_text())["counts"]["done"] == 1
+    assert (out / "two_face1.png").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -21,8 +21,9 @@ Examples:
 Each face gives NAME_face0.png (+ NAME_face1.png ... with --face all) and NAME_face0.json with the
 crop->photo transform, the FFHQ quad and the 68 landmarks. --paste-back CROPS_DIR puts processed
 crops (same names, any size) back into the original photos at full resolution, reading the
-transforms from --transforms (default: CROPS_DIR). A photo without a face is reported and the
-batch goes on; the exit code is 1 if any photo failed.
+transforms from --transforms (default: CROPS_DIR): each face is blended in with a feathered face
+mask, and pixels the crop left unchanged keep the photo's own values. A photo without a face is
+reported and the batch goes on; the exit code is 1 if any photo failed.
 """
 
 
@@ -91,7 +92,7 @@ def _check_face(ctx: click.Context, param: click.Parameter, value: str) -> str |
     type=click.FloatRange(min=0),
     default=None,
     metavar="PX",
-    help="Paste-back edge blend in crop pixels (default: 2% of the crop size).",
+    help="Paste-back: fade of the face mask in crop pixels (default: 6% of the crop size).",
 )
 @click.option(
     "--max-pixels",

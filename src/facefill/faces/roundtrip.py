@@ -8,11 +8,11 @@ API (numpy, channel-last; photos may be uint8, uint16 or float in [0,1], H×W or
 
     FaceSearch(choice="largest", detector="hog", upsample=1, threshold=None, try_rotations=True)
         .find(photo, source) -> list[Face]          which faces (FaceNotFoundError when none)
-    align_crops(photo, faces, size, *, photo_index=0, quads=None) -> list[FaceCrop]
-        FaceCrop: photo_index, face_index, face, aligned (faces.align.AlignedFace), mask (the
+    align_crops(photo, faces, size, *, photo_index=0, quads=None, feather=None) -> list[FaceCrop]
+        FaceCrop: photo_index, face_index, face, aligned (faces.align.AlignedFace), .mask (the
         feathered face mask, size×size float32), .pixels() (float32 [0,1] crop), .matrix
-    face_mask(crop_landmarks, size) -> size×size float32: soft weights of the face region (hull of
-        jaw, brows and forehead, feathered), 0 at the crop's edges: the paste-back blend
+    face_mask(crop_landmarks, size, feather_px=None) -> size×size float32: soft weights of the face
+        region (hull of jaw, brows and forehead, feathered), 0 at the crop's edges: the blend
     region_in_crop(region, crop) -> size×size {0,1}: a photo-sized mask (a hole) seen in the crop
     face_holding(faces, region, size) -> Face | None: the face whose aligned square holds the region
     paste_crops(photo, crops, processed, *, regions=None, changed=None, keep_unchanged=True,
@@ -36,7 +36,8 @@ per photo): the pasted face is softer than the original.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -44,7 +45,7 @@ import numpy as np
 from facefill.errors import FacefillError, FaceNotFoundError
 from facefill.faces.align import AlignedFace, align_face, apply_matrix, ffhq_quad, quad_matrix
 from facefill.faces.face import Face
-from facefill.faces.paste import crop_blend_mask, paste_back, rescale_crop_matrix
+from facefill.faces.paste import paste_back, rescale_crop_matrix
 
 UNCHANGED_TOL = 1.5 / 255.0  # below this difference (after a 1 px blur) a crop pixel is "unchanged"
 FACE_MASK_FEATHER = 0.06  # feather of the face mask, as a fraction of the crop side
@@ -80,13 +81,14 @@ class FaceSearch:
 
 @dataclass(frozen=True)
 class FaceCrop:
-    """One aligned face of one photo of the batch, with its paste-back face mask."""
+    """One aligned face of one photo of the batch; `mask` is its paste-back face mask (computed
+    on first use; `feather` is its fade in crop pixels, None = FACE_MASK_FEATHER of the side)."""
 
     photo_index: int
     face_index: int
     face: Face
     aligned: AlignedFace
-    mask: np.ndarray = field(repr=False)
+    feather: float | None = None
 
     @property
     def size(self) -> int:
@@ -95,6 +97,10 @@ class FaceCrop:
     @property
     def matrix(self) -> np.ndarray:
         return self.aligned.matrix
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        return face_mask(self.aligned.to_crop(self.face.landmarks), self.size, self.feather)
 
     def pixels(self) -> np.ndarray:
         """The crop as float32 in [0,1], S×S×C (C = the photo's channels)."""
@@ -115,15 +121,22 @@ def to_unit(image: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) / np.float32(unit_scale(img.dtype))
 
 
-def face_mask(crop_landmarks: np.ndarray, size: int) -> np.ndarray:
-    """size×size float32 face-region weights: 1 on the (grown) face hull, linear fade outside it."""
+def face_mask(crop_landmarks: np.ndarray, size: int, feather_px: float | None = None) -> np.ndarray:
+    """size×size float32 face-region weights: 1 on the (grown) face hull, a linear fade of
+    `feather_px` (default FACE_MASK_FEATHER of the side) outside it, 0 at the crop's edges."""
     from facefill.faces.regions import draw_region, landmark_polygons
     from facefill.masks.ops import dilate, feather
 
     hull = draw_region((size, size), landmark_polygons(crop_landmarks)["face"])
     grown = dilate(hull, max(1, int(round(FACE_MASK_GROW * size))))
-    soft = feather(grown, max(1, int(round(FACE_MASK_FEATHER * size))))
-    return (soft * crop_blend_mask(size, 0.02 * size)).astype(np.float32)
+    fade = max(1.0, FACE_MASK_FEATHER * size if feather_px is None else float(feather_px))
+    soft = feather(grown, int(round(fade)))
+    # Fade out before the square's edge too (a chin near the bottom must not end in a hard line):
+    # 0 within FACE_MASK_GROW of the edge, full weight `fade` further in.
+    idx = np.arange(size, dtype=np.float32)
+    edge = np.minimum(idx + 0.5, size - 0.5 - idx) - FACE_MASK_GROW * size
+    ramp = np.clip(edge / fade, 0.0, 1.0)
+    return (soft * np.minimum(ramp[None, :], ramp[:, None])).astype(np.float32)
 
 
 def align_crops(
@@ -133,16 +146,17 @@ def align_crops(
     *,
     photo_index: int = 0,
     quads: Sequence[np.ndarray] | None = None,
+    feather: float | None = None,
 ) -> list[FaceCrop]:
-    """FFHQ-aligned size×size crops of `faces` (with landmarks); `quads` re-renders stored squares."""
+    """FFHQ-aligned size×size crops of `faces` (with landmarks); `quads` re-renders stored squares;
+    `feather`: the face masks' fade in crop pixels."""
     crops = []
     for index, face in enumerate(faces):
         if face.landmarks is None:
             raise ValueError("align_crops needs faces with 68 landmarks")
         quad = None if quads is None else quads[index]
         aligned = align_face(photo, face.landmarks, size, quad=quad)
-        mask = face_mask(aligned.to_crop(face.landmarks), size)
-        crops.append(FaceCrop(photo_index, index, face, aligned, mask))
+        crops.append(FaceCrop(photo_index, index, face, aligned, feather))
     return crops
 
 
@@ -268,6 +282,7 @@ def round_trip(
     regions: Sequence[np.ndarray | None] | None = None,
     search: FaceSearch = FaceSearch(),
     keep_unchanged: bool = True,
+    feather: float | None = None,
     warn: Callable[[str], None] | None = None,
     sources: Sequence[str] | None = None,
 ) -> RoundTrip:
@@ -287,7 +302,7 @@ def round_trip(
         except FaceNotFoundError as exc:
             errors[i] = exc
             continue
-        crops += align_crops(photo, chosen, size, photo_index=i)
+        crops += align_crops(photo, chosen, size, photo_index=i, feather=feather)
     results = [np.array(p, copy=True) for p in photos]
     if not crops:
         return RoundTrip(results, crops, None, errors)

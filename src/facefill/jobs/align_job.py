@@ -1,13 +1,14 @@
 """Processors for `facefill align`: photos -> aligned face crops (+ JSON), and crops -> photos.
 
-Align: each photo is one work item; its first chosen face is the item's output (`NAME_face0.EXT`,
-sidecar `NAME_face0.json`, written last by the runner, so resume works per photo); further faces
-(`--face all`) are written beside it by the processor, each with its own JSON. Every JSON holds
-the exact crop->photo transform, the FFHQ quad and the 68 landmarks.
+Align: each photo is one work item with several outputs (jobs.outputs.ItemOutputs): the crop of
+every chosen face (`NAME_face{i}.EXT`) and, for faces after the first, its JSON; the item's sidecar
+`NAME_face0.json` is written last and lists them all, so a photo is done only when every face is.
+Every JSON holds the exact crop->photo transform, the FFHQ quad and the 68 landmarks.
 
 Paste-back: each original photo is one item; its processed crops `NAME_face{i}.EXT` are found in
-the crops folder and their transforms in the matching JSONs, and all faces are pasted back at the
-photo's full resolution.
+the crops folder and their transforms in the matching JSONs; the original crops are re-rendered
+from the stored squares, and `faces.roundtrip.paste_crops` blends each face back at the photo's
+full resolution with a feathered face mask, keeping every pixel the crop did not change.
 """
 
 from __future__ import annotations
@@ -56,11 +57,10 @@ class AlignSettings:
     quality: int = 95
     max_pixels: int | None = None
 
+    def search(self) -> Any:
+        from facefill.faces.roundtrip import FaceSearch
 
-@dataclass
-class _AlignResult:
-    faces: list[Any]  # facefill.faces.face.Face
-    crops: list[Any]  # facefill.faces.align.AlignedFace
+        return FaceSearch(self.face, self.detector, self.upsample, self.threshold, self.try_rotations)
 
 
 def _crop_like(image: Any) -> Any:
@@ -73,7 +73,7 @@ class AlignProcessor:
 
     description = "align"
 
-    def __init__(self, settings: AlignSettings, warn: Any = None) -> None:
+    def __init__(self, settings: AlignSettings, warn: Any = None, *, context: Any = None) -> None:
         self.settings = settings
 
     def run_info(self) -> dict[str, Any]:
@@ -95,63 +95,44 @@ class AlignProcessor:
 
         return read_image(item.source, max_pixels=self.settings.max_pixels)
 
-    def process(self, batch: list[tuple[WorkItem, Any]]) -> list[_AlignResult]:
-        from facefill.faces.align import align_face
-        from facefill.faces.find import find_faces
+    def process(self, batch: list[tuple[WorkItem, Any]]) -> list[list[Any]]:
+        """Per photo, its faces' `faces.roundtrip.FaceCrop`s."""
+        from facefill.faces.roundtrip import align_crops
 
-        s = self.settings
-        results = []
-        for item, image in batch:
-            faces = find_faces(
-                image.rgb,
-                choice=s.face,
-                detector=s.detector,
-                upsample=s.upsample,
-                threshold=s.threshold,
-                try_rotations=s.try_rotations,
-                source=str(item.source),
-            )
-            results.append(_AlignResult(faces, [align_face(image.rgb, f.landmarks, s.size) for f in faces]))
-        return results
+        search = self.settings.search()
+        return [
+            align_crops(image.rgb, search.find(image.rgb, str(item.source)), self.settings.size)
+            for item, image in batch
+        ]
 
-    def _fields(self, image: Any, result: _AlignResult, index: int) -> dict[str, Any]:
+    def _fields(self, image: Any, crops: list[Any], index: int) -> dict[str, Any]:
         return {
             "face_index": index,
-            "faces_written": len(result.faces),
+            "faces_written": len(crops),
             "photo_size": {"width": image.size[1], "height": image.size[0]},
-            "face": result.faces[index].to_dict(),
-            "transform": result.crops[index].transform_dict(),
+            "face": crops[index].face.to_dict(),
+            "transform": crops[index].aligned.transform_dict(),
         }
 
-    def save(self, item: WorkItem, image: Any, result: _AlignResult, target: Path) -> dict[str, Any]:
-        from facefill.io.files import sha256_file
+    def save_outputs(self, item: WorkItem, image: Any, crops: list[Any], outputs: Any) -> dict[str, Any]:
         from facefill.io.images import write_image
-        from facefill.jobs.sidecar import sidecar_record, write_sidecar
-        from facefill.runtime.invocation import command_line
 
         like = _crop_like(image)
         fmt = item.output.suffix.lstrip(".")
-        write_image(target, result.crops[0].image, like=like, format=fmt, quality=self.settings.quality)
-        if len(result.crops) > 1:
-            input_sha = sha256_file(item.source)
-            for index in range(1, len(result.crops)):
-                first = item.output  # DIR/NAME_face0.EXT
-                base = first.with_name(first.stem[: -len(f"{FACE_SUFFIX}0")] + first.suffix)
-                out = face_output(base, index)
-                write_image(
-                    out, result.crops[index].image, like=like, format=fmt, quality=self.settings.quality
+        first = item.output  # DIR/NAME_face0.EXT
+        base = first.with_name(first.stem[: -len(f"{FACE_SUFFIX}0")] + first.suffix)
+        for index, crop in enumerate(crops):
+            out = face_output(base, index)
+            target = outputs.target if index == 0 else outputs.path(f"face{index}", out)
+            write_image(target, crop.aligned.image, like=like, format=fmt, quality=self.settings.quality)
+            if index:
+                outputs.metadata(
+                    f"face{index}_json",
+                    out.with_suffix(".json"),
+                    describes=out,
+                    fields=self._fields(image, crops, index),
                 )
-                record = sidecar_record(
-                    output=out,
-                    input_path=item.source,
-                    input_sha256=input_sha,
-                    companions={},
-                    timings_ms={},
-                    extra={**self.run_info(), **self._fields(image, result, index)},
-                    command=command_line(),
-                )
-                write_sidecar(out.with_suffix(".json"), record)
-        return self._fields(image, result, 0)
+        return self._fields(image, crops, 0)
 
 
 @dataclass
@@ -166,7 +147,9 @@ class PasteSettings:
 @dataclass
 class _PasteLoaded:
     image: Any  # LoadedImage
-    pieces: list[tuple[Path, np.ndarray, Path, np.ndarray]]  # crop path, pixels, json path, matrix
+    crops: list[Any]  # faces.roundtrip.FaceCrop: the original crops, re-rendered from the photo
+    processed: list[np.ndarray]  # float32 [0,1] processed crops (any square size)
+    files: list[tuple[Path, Path]]  # (crop path, transform JSON path)
 
 
 def find_crops(crops_dir: Path, rel_parent: Path, stem: str) -> list[Path]:
@@ -186,14 +169,28 @@ def find_crops(crops_dir: Path, rel_parent: Path, stem: str) -> list[Path]:
         index += 1
 
 
-def read_transform(path: Path, photo_size: tuple[int, int]) -> tuple[np.ndarray, int]:
-    """(crop->photo matrix, crop size) from an align JSON; errors name the file and the fix."""
+@dataclass(frozen=True)
+class StoredCrop:
+    """What an align JSON says about one crop: its square in the photo and the face in it."""
+
+    matrix: np.ndarray
+    size: int
+    quad: np.ndarray
+    face: Any  # facefill.faces.face.Face
+
+
+def read_transform(path: Path, photo_size: tuple[int, int]) -> StoredCrop:
+    """The crop's transform and face from an align JSON; errors name the file and the fix."""
+    from facefill.faces.face import Face
+
     try:
         data = json.loads(path.read_text())
         transform = data["transform"]
         matrix = np.asarray(transform["crop_to_photo"], dtype=np.float64)
         size = int(transform["size"])
         stored = tuple(int(v) for v in transform["photo_size"])
+        quad = np.asarray(transform["quad"], dtype=np.float64)
+        face = Face.from_dict(data["face"])
     except FileNotFoundError:
         raise FacefillError(
             f"{path} is missing: point --transforms at the folder `facefill align` wrote"
@@ -203,14 +200,14 @@ def read_transform(path: Path, photo_size: tuple[int, int]) -> tuple[np.ndarray,
             f"{path} has no align transform (another command's sidecar?): point --transforms at the "
             "folder `facefill align` wrote"
         ) from None
-    if matrix.shape != (3, 3):
-        raise FacefillError(f"{path}: crop_to_photo must be a 3x3 matrix")
+    if matrix.shape != (3, 3) or quad.shape != (4, 2) or face.landmarks is None:
+        raise FacefillError(f"{path}: needs a 3x3 crop_to_photo, a 4x2 quad and 68 landmarks")
     if stored != tuple(photo_size):
         raise FacefillError(
             f"{path} was made for a {stored[1]}x{stored[0]} photo but this photo is "
             f"{photo_size[1]}x{photo_size[0]}: paste back into the photo that was aligned"
         )
-    return matrix, size
+    return StoredCrop(matrix, size, quad, face)
 
 
 class PasteBackProcessor:
@@ -218,53 +215,61 @@ class PasteBackProcessor:
 
     description = "paste back"
 
-    def __init__(self, settings: PasteSettings, warn: Any = None) -> None:
+    def __init__(self, settings: PasteSettings, warn: Any = None, *, context: Any = None) -> None:
         self.settings = settings
+        self.warn = warn
 
     def run_info(self) -> dict[str, Any]:
         return {
-            "paste_back": {"crops": str(self.settings.crops), "transforms": str(self.settings.transforms)}
+            "paste_back": {
+                "crops": str(self.settings.crops),
+                "transforms": str(self.settings.transforms),
+                "blend": "feathered face mask; unchanged crop pixels keep the photo's",
+            }
         }
 
     def load(self, item: WorkItem) -> _PasteLoaded:
+        from facefill.faces.roundtrip import align_crops, to_unit
         from facefill.io.images import read_image
 
         image = read_image(item.source, max_pixels=self.settings.max_pixels)
         rel_parent = Path(*item.rel.parent.parts)
-        crops = find_crops(self.settings.crops, rel_parent, item.source.stem)
-        if not crops:
+        paths = find_crops(self.settings.crops, rel_parent, item.source.stem)
+        if not paths:
             raise FacefillError(
                 f"{item.source}: no crop {item.source.stem}{FACE_SUFFIX}0.* in "
                 f"{self.settings.crops / rel_parent}: run `facefill align` first or fix --paste-back"
             )
-        pieces = []
-        for crop_path in crops:
+        loaded = _PasteLoaded(image, [], [], [])
+        for index, crop_path in enumerate(paths):
             json_path = self.settings.transforms / rel_parent / (crop_path.stem + ".json")
-            matrix, size = read_transform(json_path, image.size)
-            crop = read_image(crop_path).rgb
-            if crop.shape[0] != crop.shape[1]:
+            stored = read_transform(json_path, image.size)
+            pixels = read_image(crop_path).rgb
+            if pixels.shape[0] != pixels.shape[1]:
                 raise ImageReadError(
-                    f"{crop_path} is {crop.shape[1]}x{crop.shape[0]}; aligned crops are square"
+                    f"{crop_path} is {pixels.shape[1]}x{pixels.shape[0]}; aligned crops are square"
                 )
-            pieces.append((crop_path, crop, json_path, self._matrix_for(matrix, size, crop.shape[0])))
-        return _PasteLoaded(image, pieces)
-
-    @staticmethod
-    def _matrix_for(matrix: np.ndarray, size: int, crop_size: int) -> np.ndarray:
-        from facefill.faces.paste import rescale_crop_matrix
-
-        return matrix if crop_size == size else rescale_crop_matrix(matrix, size, crop_size)
+            (crop,) = align_crops(
+                image.rgb, [stored.face], stored.size, quads=[stored.quad], feather=self.settings.feather
+            )
+            if not np.allclose(crop.matrix, stored.matrix, rtol=0, atol=1e-6):
+                raise FacefillError(
+                    f"{json_path}: crop_to_photo does not match its quad: re-run `facefill align`"
+                )
+            loaded.crops.append(dataclasses.replace(crop, face_index=index))
+            loaded.processed.append(to_unit(pixels))
+            loaded.files.append((crop_path, json_path))
+        return loaded
 
     def process(self, batch: list[tuple[WorkItem, _PasteLoaded]]) -> list[np.ndarray]:
-        from facefill.faces.paste import paste_back
+        from facefill.faces.roundtrip import paste_crops
 
-        results = []
-        for _, loaded in batch:
-            photo = loaded.image.rgb
-            for _, crop, _, matrix in loaded.pieces:
-                photo = paste_back(photo, _to_dtype(crop, photo.dtype), matrix, feather=self.settings.feather)
-            results.append(photo)
-        return results
+        return [
+            paste_crops(
+                loaded.image.rgb, loaded.crops, loaded.processed, warn=self.warn, source=str(item.source)
+            )
+            for item, loaded in batch
+        ]
 
     def save(self, item: WorkItem, loaded: _PasteLoaded, result: np.ndarray, target: Path) -> dict[str, Any]:
         from facefill.io.files import sha256_file
@@ -274,16 +279,6 @@ class PasteBackProcessor:
         write_image(target, result, like=loaded.image, format=fmt, quality=self.settings.quality)
         return {
             "pasted": [
-                {"crop": str(c), "crop_sha256": sha256_file(c), "transform": str(j)}
-                for c, _, j, _ in loaded.pieces
+                {"crop": str(c), "crop_sha256": sha256_file(c), "transform": str(j)} for c, j in loaded.files
             ]
         }
-
-
-def _to_dtype(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """8-bit crop into a 16-bit photo (or back) on the same 0..1 scale."""
-    if pixels.dtype == dtype:
-        return pixels
-    src_top = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    dst_top = 65535.0 if dtype == np.uint16 else 255.0
-    return np.clip(np.rint(pixels.astype(np.float64) * (dst_top / src_top)), 0, dst_top).astype(dtype)
