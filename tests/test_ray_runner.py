@@ -191,3 +191,96 @@ def test_actor_pool_follows_the_cluster() -> None:
     assert actor_pool({"CPU": 8.0}, 3) == (3, 0.0)  # never idle actors
     assert rows_per_call(40, 2, 1) == 4
     assert rows_per_call(6, 4, 8) == 2  # small batch: every actor still gets work
+
+
+class _StoppingDataset:
+    """Stands in for a Ray dataset whose execution dies after some rows (retries exhausted)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+
+    def iter_rows(self):
+        yield from self.rows
+        raise RuntimeError("ActorDiedError: the actor died unexpectedly\nmore detail")
+
+
+def _row(index: int, setup: str = "") -> dict:
+    return {
+        "index": index,
+        "status": DONE,
+        "reason": "",
+        "timings": "{}",
+        "notes": '["a note"]',
+        "setup": setup,
+    }
+
+
+def test_items_lost_with_the_cluster_are_reported_failed_once(tmp_path: Path) -> None:
+    from facefill.jobs.ray_runner import _collect
+    from facefill.jobs.summary import Summary
+
+    make_folder(tmp_path, n=5)
+    pending = list(enumerate(plan(tmp_path, "out")))
+    summary, notes = Summary(command="x"), []
+    _collect(_StoppingDataset([_row(0), _row(3)]), pending, options(), summary, notes.append, lambda n: None)
+    assert notes == ["a note", "a note"]
+    status = {r.name: (r.status, r.reason) for r in summary.results}
+    assert len(summary.results) == 5 and status["img00.png"] == status["img03.png"] == (DONE, "")
+    for name in ("img01.png", "img02.png", "img04.png"):
+        assert (
+            status[name][0] == FAILED and "ActorDiedError" in status[name][1] and "rerun" in status[name][1]
+        )
+
+
+def test_a_setup_error_in_the_actors_is_raised_once_with_its_type(tmp_path: Path) -> None:
+    from facefill.errors import WeightsError
+    from facefill.jobs.ray_runner import _collect
+    from facefill.jobs.summary import Summary
+
+    make_folder(tmp_path, n=2)
+    setup = json.dumps(["WeightsError", "weights lama: not in the cache; run `facefill weights download`"])
+    with pytest.raises(WeightsError, match="facefill weights download"):
+        _collect(
+            _StoppingDataset([_row(0, setup)]),
+            list(enumerate(plan(tmp_path, "out"))),
+            options(),
+            Summary(command="x"),
+            lambda m: None,
+            lambda n: None,
+        )
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from facefill.cli import group
+
+    return CliRunner().invoke(group, list(args), obj={}, catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_cli_ray_option_runs_the_batch_on_the_cluster(ray_cluster, tmp_path: Path) -> None:
+    make_folder(tmp_path, n=6, unmasked=1)
+    args = ["inpaint", str(tmp_path / "in"), "--mask", str(tmp_path / "masks"), "--model", "telea"]
+    report = tmp_path / "ray.json"
+    ray_run = _cli(*args, "-o", str(tmp_path / "out_ray"), "--summary-json", str(report), "--ray")
+    local_run = _cli(*args, "-o", str(tmp_path / "out_local"))
+    assert ray_run.exit_code == local_run.exit_code == 0, ray_run.output
+    assert json.loads(report.read_text())["counts"] == {DONE: 5, SKIPPED: 1, FAILED: 0, "total": 6}
+    png = {n: b for n, b in files(tmp_path / "out_ray").items() if n.endswith(".png")}
+    assert len(png) == 5 and png == {
+        n: b for n, b in files(tmp_path / "out_local").items() if n.endswith(".png")
+    }
+
+
+def test_cli_ray_without_ray_installed_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_folder(tmp_path, n=1)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = _cli(
+        "inpaint", str(tmp_path / "in"), "--mask", str(tmp_path / "masks"), "-o", str(tmp_path / "o"), "--ray"
+    )
+    assert result.exit_code == 2
+    assert "pip install 'facefill[ray]'" in result.output
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.png"))

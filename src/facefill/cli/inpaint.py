@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from facefill.cli.options import batch_options, input_options, mask_options, output_options, runtime_options
+from facefill.cli.options import (
+    batch_options,
+    input_options,
+    mask_options,
+    output_options,
+    ray_option,
+    runtime_options,
+)
 from facefill.cli.weights_options import weights_options
 from facefill.pipelines.defaults import DEFAULT_INPAINT_MODEL
 
@@ -52,6 +59,7 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
 @mask_options
 @runtime_options
 @batch_options
+@ray_option
 @weights_options
 @click.pass_context
 def inpaint(ctx: click.Context, **kw: Any) -> None:

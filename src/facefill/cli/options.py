@@ -153,6 +153,30 @@ batch_options = _stack(
 )
 
 
+def _check_ray(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value in ("local", "auto") or ":" in value:
+        return value
+    from pathlib import Path
+
+    hint = "; write --ray=ADDRESS, or put --ray after the inputs" if Path(value).exists() else ""
+    raise click.BadParameter(f"{value!r}: use auto, HOST:PORT or ray://HOST:PORT, or no value{hint}")
+
+
+ray_option = click.option(
+    "--ray",
+    "ray",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    callback=_check_ray,
+    help=(
+        "Run on Ray (pip install 'facefill[ray]'): no value = a local Ray for this run, auto = the running "
+        "cluster, or HOST:PORT. Inputs and outputs must be on storage every node sees."
+    ),
+)
+
+
 def mask_settings(kwargs: dict[str, Any]) -> Any:
     """Build a facefill.io.masks.MaskOptions from the `mask_options` values."""
     from facefill.io.masks import MaskOptions
@@ -181,4 +205,5 @@ def batch_settings(
         summary_json=kwargs["summary_json"],
         quiet=bool(obj.get("quiet")) or kwargs["quiet_local"],
         debug=bool(obj.get("debug")),
+        ray=kwargs.get("ray"),  # only commands with `ray_option` have it
     )

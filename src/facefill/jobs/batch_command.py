@@ -30,6 +30,7 @@ class BatchSettings:
     summary_json: str | None = None
     quiet: bool = False
     debug: bool = False
+    ray: str | None = None  # --ray: None = run here; "local", "auto" or a cluster address
 
 
 @contextmanager
@@ -69,21 +70,26 @@ def run_batch_command(
 
     with one_line_warnings(warn):
         items = plan(request)
-        processor = make_processor(warn)
-        workers = settings.workers or default_workers()
-        reserve_cpu_for_io(workers)
-        auto = getattr(processor, "auto_batch_size", None)
-        batch_size = settings.batch_size or (auto() if auto else 1)
-        options = RunOptions(
-            overwrite=settings.overwrite,
-            workers=workers,
-            batch_size=batch_size,
-            progress=progress_wanted(settings.quiet),
-            debug=settings.debug,
-            command=command_line(),
-            console=console,
-        )
-        summary = run_job(items, processor, options)
+        if settings.ray is not None:  # the model loads in each Ray actor, not in this process
+            from facefill.jobs.ray_runner import run_batch_ray
+
+            summary = run_batch_ray(items, make_processor, settings, command_line(), console, warn)
+        else:
+            processor = make_processor(warn)
+            workers = settings.workers or default_workers()
+            reserve_cpu_for_io(workers)
+            auto = getattr(processor, "auto_batch_size", None)
+            batch_size = settings.batch_size or (auto() if auto else 1)
+            options = RunOptions(
+                overwrite=settings.overwrite,
+                workers=workers,
+                batch_size=batch_size,
+                progress=progress_wanted(settings.quiet),
+                debug=settings.debug,
+                command=command_line(),
+                console=console,
+            )
+            summary = run_job(items, processor, options)
     if settings.summary_json:
         summary.write_json(Path(settings.summary_json))
     if not settings.quiet:

@@ -15,10 +15,12 @@ Paths must be visible on every node (shared storage): only paths travel, never p
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from facefill import errors
@@ -26,7 +28,7 @@ from facefill.errors import FacefillError, UsageError
 from facefill.io.files import sweep_stale_temps
 from facefill.jobs.plan import WorkItem
 from facefill.jobs.progress import make_progress
-from facefill.jobs.ray_worker import ProcessorFactory, actor_class, encode_item, forwarded_env
+from facefill.jobs.ray_worker import ItemActor, ProcessorFactory, encode_item, forwarded_env
 from facefill.jobs.runner import RunOptions, known_outcome
 from facefill.jobs.summary import FAILED, ItemResult, Summary
 
@@ -35,6 +37,7 @@ INSTALL_HINT = "--ray needs Ray: pip install 'facefill[ray]'"
 MAX_RESTARTS = 2
 MAX_TASK_RETRIES = 2
 GPU_BATCH_GUESS = 8
+ACTOR_IO_WORKERS = 2
 CALLS_PER_MODEL_BATCH = 4  # rows per actor call = this x the model batch: hides per-call overhead
 
 
@@ -160,10 +163,15 @@ def _run_on_ray(
     saved = {k: getattr(context, k) for k in _DATA_SETTINGS}
     for key, value in _DATA_SETTINGS.items():
         setattr(context, key, value)
+    data_log = logging.getLogger("ray.data")
+    saved_level = data_log.level
+    if not options.debug:  # Ray Data's INFO lines would drown facefill's own progress and summary
+        data_log.setLevel(logging.ERROR)
     try:
         dataset = _dataset(ray, pending, factory, options, rows, actors, gpus)
         _collect(dataset, pending, options, summary, warn, advance)
     finally:
+        data_log.setLevel(saved_level)
         for key, value in saved.items():
             setattr(context, key, value)
 
@@ -186,6 +194,7 @@ def _dataset(
 ) -> Any:
     from ray.data import ActorPoolStrategy
 
+    plain = replace(options, console=None, progress=False, debug=False)  # what actors need
     source = ray.data.from_items(
         [encode_item(i, item) for i, item in pending], override_num_blocks=math.ceil(len(pending) / rows)
     )
@@ -193,7 +202,8 @@ def _dataset(
         # Ray 2.60 has no named parameter for bounded restarts yet; **ray_remote_args is the only way.
         warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
         return source.map_batches(
-            actor_class(factory, options, forwarded_env()),
+            ItemActor,
+            fn_constructor_args=(factory, plain, forwarded_env()),
             batch_size=rows,
             compute=ActorPoolStrategy(size=actors),
             num_cpus=1,
@@ -243,3 +253,30 @@ def _collect(
         if index not in reported:  # dropped batches and anything after a stop: reported once
             summary.add(ItemResult(item.name, str(item.source), str(item.output), FAILED, lost))
             advance(1)
+
+
+def run_batch_ray(
+    items: list[WorkItem],
+    make_processor: ProcessorFactory,
+    settings: Any,
+    command: str,
+    console: Any,
+    warn: Callable[[str], None],
+) -> Summary:
+    """`run_batch_command`'s Ray branch: its BatchSettings -> RunOptions for actors -> `run_job_ray`.
+
+    Each actor has one CPU, so it gets 2 decode/encode threads unless --workers says otherwise, and
+    the model batch stays "auto" (0) unless --batch-size is given: each actor sizes it on its own device.
+    """
+    from facefill.jobs.progress import progress_wanted
+
+    options = RunOptions(
+        overwrite=settings.overwrite,
+        workers=settings.workers or ACTOR_IO_WORKERS,
+        batch_size=settings.batch_size or 0,
+        progress=progress_wanted(settings.quiet),
+        debug=settings.debug,
+        command=command,
+        console=console,
+    )
+    return run_job_ray(items, make_processor, options, settings.ray, warn)

@@ -67,21 +67,22 @@ def _setup_rows(indexes: list[int], error: tuple[str, str]) -> dict[str, list]:
 
 
 class ItemActor:
-    """Holds one processor for its lifetime; each call processes a batch of item rows."""
+    """Holds one processor for its lifetime; each call processes a batch of item rows.
 
-    factory: ProcessorFactory
-    options: RunOptions
-    env: dict[str, str]
+    `factory(warn)` builds the processor here, in the actor (settings + run context travel pickled);
+    `env` is the driver's `forwarded_env()`, applied before the processor reads any setting.
+    """
 
-    def __init__(self) -> None:
-        os.environ.update(self.env)  # before the processor reads offline/weights settings
+    def __init__(self, factory: ProcessorFactory, options: RunOptions, env: dict[str, str]) -> None:
+        os.environ.update(env)
+        self.options = options
         self.notes: list[str] = []
         self.processor: Processor | None = None
         self.setup_error: tuple[str, str] | None = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                self.processor = self.factory(self.notes.append)
+                self.processor = factory(self.notes.append)
             except FacefillError as exc:  # same for every actor: reported once by the driver
                 self.setup_error = (type(exc).__name__, str(exc))
         self.notes += [str(w.message) for w in caught]
@@ -106,15 +107,3 @@ class ItemActor:
             process_pending(items, self.processor, self.run_options, summary)  # type: ignore[arg-type]
         notes, self.notes = self.notes + [str(w.message) for w in caught], []
         return _result_rows(summary, index_of, notes)
-
-
-def actor_class(factory: ProcessorFactory, options: RunOptions, env: dict[str, str]) -> type:
-    """An `ItemActor` subclass with its settings bound as class attributes.
-
-    Bound on the class (shipped once with the class definition) rather than passed as constructor
-    arguments, which Ray Data would park in the object store, where a restarted actor may not find them.
-    """
-    plain = replace(options, console=None, progress=False, debug=False)
-    return type(
-        "FacefillItemActor", (ItemActor,), {"factory": staticmethod(factory), "options": plain, "env": env}
-    )
