@@ -25,7 +25,8 @@ from facefill.training.dataset import (
     list_images,
     load_mask_bank,
 )
-from facefill.training.losses import d_hinge, g_hinge, hole_l1, ssim
+from facefill.training.losses import d_hinge, feature_matching, g_hinge, hole_l1, perceptual, ssim
+from facefill.training.recipes.lite import LiteRecipe
 from facefill.training.trainer import TrainConfig, Trainer
 
 TINY = {"widths": (8, 16, 16), "dilations": (1, 2)}
@@ -52,7 +53,7 @@ def _write_faces(folder: Path, n: int, size: int = 40, seed: int = 0) -> list[Pa
     return paths
 
 
-def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", **cfg) -> Trainer:
+def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", w_adv: float = 0.01, **cfg) -> Trainer:
     faces = np.stack(
         [
             cv2.resize(np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8), (32, 32))
@@ -62,17 +63,15 @@ def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", **cfg) -> Traine
     batches = InpaintBatches(faces, MaskSampler("freeform"), batch_size=2, seed=1)
     settings = {
         "adv_start": 0,
-        "w_adv": 0.01,
         "ckpt_every": 1000,
         "ckpt_minutes": 1e9,
         "sample_every": 1000,
         "log_every": 1,
         "seed": 4,
-        **TINY,
         **cfg,
     }
-    config = TrainConfig(steps=steps, batch_size=2, crop=None, **settings)
-    return Trainer(config, batches, tmp_path / run)
+    config = TrainConfig(steps=steps, **settings)
+    return Trainer(config, batches, tmp_path / run, recipe=LiteRecipe(**TINY, w_adv=w_adv))
 
 
 # --------------------------------------------------------------------------------------- data
@@ -236,16 +235,23 @@ DDP_SCRIPT = textwrap.dedent(
     import hashlib, os, sys
     from pathlib import Path
     import torch
-    from facefill.cli.train import _build_trainer, _init_distributed
+    from facefill.training.launch import TrainRun, build_trainer, init_distributed
+    from facefill.training.recipe import DataSpec
+    from facefill.training.trainer import TrainConfig
 
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     torch.set_num_threads(1)
-    rank, world, device = _init_distributed("cpu")
-    opts = dict(data=data, split="train", masks="freeform", size=32, crop=None, batch_size=2, steps=3,
-                lr=1e-3, lr_d=1e-3, ema=0.9, w_adv=0.01, w_ssim=0.5, seed=0, ckpt_every=1000,
-                ckpt_minutes=1e9, sample_every=1000, log_every=1, workers=0, no_flip=False,
-                cache_dir=out / "cache", out=out / "run", adv_start=0, widths=(8, 16), dilations=(1,))
-    trainer = _build_trainer(opts, rank, device)
+    rank, world, device = init_distributed("cpu")
+    run = TrainRun(
+        data=DataSpec(data=data, size=32, batch_size=2, seed=0, cache_dir=out / "cache"),
+        config=TrainConfig(steps=3, lr=1e-3, lr_d=1e-3, ema=0.9, adv_start=0, seed=0, ckpt_every=1000,
+                           ckpt_minutes=1e9, sample_every=1000, log_every=1),
+        out=out / "run",
+        recipe_options={"widths": (8, 16), "dilations": (1,)},
+        loss_weights={"adv": 0.01},
+        workers=0,
+    )
+    trainer = build_trainer(run, rank, device)
     trainer.run(progress=False, num_workers=0)
     h = hashlib.sha256()
     g = trainer.g.module
@@ -324,3 +330,87 @@ def test_cli_train_runs_resumes_and_guards_the_run_folder(tmp_path: Path) -> Non
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["step"] == 3
     rows = (tmp_path / "run" / "loss_log.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3"]  # the resumed run appended to the same log
+
+
+# ------------------------------------------------------------------------------------ recipes
+def test_feature_matching_and_perceptual_hooks() -> None:
+    real = [torch.zeros(1, 2, 2, 2), torch.ones(1, 1, 4, 4)]
+    fake = [torch.full((1, 2, 2, 2), 0.5), torch.ones(1, 1, 4, 4) * 3]
+    assert float(feature_matching(real, fake)) == pytest.approx(0.5 + 2.0)
+    assert float(feature_matching(real, fake, weights=(2.0, 0.0))) == pytest.approx(1.0)
+    # the extractor sees both images; gradients reach only the output
+    out = torch.zeros(1, 3, 4, 4, requires_grad=True)
+    loss = perceptual(lambda x: [x, x.mean(dim=1, keepdim=True)], out, torch.ones(1, 3, 4, 4))
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(2.0) and out.grad is not None and out.grad.abs().sum() > 0
+
+
+def test_recipe_registry_and_weight_overrides() -> None:
+    from facefill.errors import UsageError
+    from facefill.training.recipe import build_recipe, recipe_names
+
+    assert "facefill-lite" in recipe_names()
+    with pytest.raises(UsageError, match="known recipes: .*facefill-lite"):
+        build_recipe("no-such-model")
+    recipe = build_recipe("facefill-lite", **TINY)
+    recipe.set_weight("ssim", 0.25, option="--w-ssim")
+    assert recipe.loss_weights == {"l1": 1.0, "ssim": 0.25, "adv": 0.001}
+    with pytest.raises(UsageError, match="no 'perceptual' loss term"):
+        recipe.set_weight("perceptual", 1.0, option="--w-perceptual")
+
+
+def test_lite_recipe_terms_are_the_documented_losses(tmp_path: Path) -> None:
+    recipe = LiteRecipe(**TINY)
+    batches = _tiny_trainer(tmp_path, steps=1).batches
+    batch = recipe.to_device(batches[0], torch.device("cpu"))
+    generator = recipe.build_generator()
+    pred, terms = recipe.generator_step(generator, batch)
+    # the untrained generator is the Telea fill (zero-initialised head): the composite is known exactly
+    image, mask, filled = batch["image"], batch["mask"], batch["filled"]
+    expected = filled.clamp(0, 1) * mask + image * (1 - mask)
+    torch.testing.assert_close(pred.composite, expected)
+    assert float(terms["l1"]) == pytest.approx(float(hole_l1(expected, image, mask)))
+    assert float(terms["ssim"]) == pytest.approx(1 - float(ssim(expected, image)))
+    assert recipe.critic_inputs(batch)[0] is mask
+
+
+def test_a_recipe_without_discriminator_trains_without_adversarial_updates(tmp_path: Path) -> None:
+    class NoCritic(LiteRecipe):
+        def build_discriminator(self):
+            return None
+
+    faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    batches = InpaintBatches(faces, MaskSampler("box"), batch_size=2, seed=0)
+    config = TrainConfig(steps=2, adv_start=0, ckpt_every=1, sample_every=1000, log_every=1)
+    trainer = Trainer(config, batches, tmp_path / "run", recipe=NoCritic(**TINY, w_adv=1.0))
+    trainer.run(progress=False, num_workers=0)
+    assert trainer.d is None and trainer.step == 2
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["discriminator"] == {} and state["recipe"]["name"] == "facefill-lite"
+    rows = (tmp_path / "run" / "loss_log.csv").read_text().splitlines()
+    assert rows[0].split(",")[-1] == "d" and all(float(r.split(",")[-1]) == 0.0 for r in rows[1:])
+
+
+def test_cli_train_refuses_an_unknown_recipe_listing_the_known(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facefill.cli import group
+
+    _write_faces(tmp_path / "faces", 2, size=32)
+    base = ["train", "--data", str(tmp_path / "faces"), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(group, ["-q", *base, "--recipe", "nope"], obj={})
+    assert result.exit_code == 2 and "facefill-lite" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_labelled_images_read_both_l2m_layouts(tmp_path: Path) -> None:
+    from facefill.training.dataset import list_labelled_images
+
+    a = _write_faces(tmp_path / "l2m" / "train" / "female", 2)
+    b = _write_faces(tmp_path / "l2m" / "train" / "male", 1, seed=1)
+    assert list_labelled_images(tmp_path / "l2m") == [(p, "female") for p in a] + [(b[0], "male")]
+    c = _write_faces(tmp_path / "l2m2" / "smile" / "test", 2)
+    _write_faces(tmp_path / "l2m2" / "smile" / "train", 1)
+    pairs = list_labelled_images(tmp_path / "l2m2", "test")
+    assert pairs == [(p, "smile") for p in c]
+    assert [p for p, _ in pairs] == list_images(tmp_path / "l2m2", "test")

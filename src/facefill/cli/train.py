@@ -1,11 +1,11 @@
-"""`facefill train`: train facefill-lite (Telea fill + residual U-Net) on your own faces.
+"""`facefill train`: train an inpainting model recipe (default facefill-lite) on your own faces.
 
+Only parsing lives here; `facefill.training.launch` builds and runs the training (torchrun included).
 Heavy imports (torch, cv2, numpy) happen inside the command so `facefill --help` stays fast.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -13,6 +13,7 @@ import click
 EPILOG = """\b
 Examples:
   facefill train --data faces/ --masks freeform --steps 20000 --out runs/lite
+  facefill train --recipe facefill-lite --data faces/ --out runs/lite2
   facefill train --data faces.flist --masks masks/ --crop 128 --out runs/lite --resume
   torchrun --nproc_per_node 4 -m facefill train --data faces/ --device cuda --out runs/ddp
 \b
@@ -24,12 +25,19 @@ A --masks folder is sampled with random rotations/flips, mixed 3:1 with brush st
 irregular masks (NNNNN.png) reserved for benchmarks/inpaint_quality.py are skipped.
 \b
 Outputs in --out: checkpoints/last.pt (resume), ema_generator.safetensors (the EMA generator,
-loadable by `facefill inpaint --model facefill-lite` via a weights override), loss_log.csv,
-samples/step_*.png (input | mask | output | target).
+loadable by `facefill inpaint --model facefill-lite` via a weights override), loss_log.csv
+(the total and each loss term; `ssim` is the 1 - SSIM term), samples/step_*.png
+(input | mask | output | target).
 """
 
 
 @click.command("train", epilog=EPILOG)
+@click.option(
+    "--recipe",
+    default="facefill-lite",
+    show_default=True,
+    help="Model recipe to train (generator, discriminator, losses, data).",
+)
 @click.option(
     "--data",
     "data",
@@ -68,16 +76,15 @@ samples/step_*.png (input | mask | output | target).
     type=click.IntRange(1),
     help="Total optimisation steps (incl. resumed ones).",
 )
-@click.option("--lr", default=5e-4, show_default=True, type=float, help="Generator learning rate (Adam).")
+@click.option("--lr", default=None, type=float, help="Generator learning rate (Adam) [recipe's: lite 5e-4].")
 @click.option(
-    "--lr-d", default=2e-4, show_default=True, type=float, help="Discriminator learning rate (Adam)."
+    "--lr-d", default=None, type=float, help="Discriminator learning rate (Adam) [recipe's: lite 2e-4]."
 )
 @click.option(
     "--w-adv",
-    default=0.001,
-    show_default=True,
+    default=None,
     type=float,
-    help="Weight of the SN-PatchGAN hinge term (0 = off).",
+    help="Weight of the adversarial hinge term, 0 = off [recipe's: lite 0.001].",
 )
 @click.option(
     "--adv-start",
@@ -86,7 +93,7 @@ samples/step_*.png (input | mask | output | target).
     type=click.IntRange(0),
     help="Step at which the adversarial term starts.",
 )
-@click.option("--w-ssim", default=0.5, show_default=True, type=float, help="Weight of the (1 - SSIM) term.")
+@click.option("--w-ssim", default=None, type=float, help="Weight of the 1 - SSIM term [recipe's: lite 0.5].")
 @click.option(
     "--ema",
     default=0.999,
@@ -147,110 +154,52 @@ samples/step_*.png (input | mask | output | target).
 )
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
-    """Train facefill-lite on a face dataset (seeded, resumable, EMA, DDP under torchrun)."""
-    from facefill.errors import UsageError
+    """Train a model recipe on a face dataset (seeded, resumable, EMA, DDP under torchrun)."""
+    from facefill.runtime.context import RunContext
+    from facefill.training.launch import launch
 
-    out: Path = opts["out"]
-    ckpt = out / "checkpoints" / "last.pt"
-    if opts["resume"] and not ckpt.is_file():
-        raise UsageError(f"--resume: no checkpoint at {ckpt}; drop --resume to start a new run")
-    if not opts["resume"] and ckpt.is_file():
-        raise UsageError(f"--out {out} already has a checkpoint; add --resume or choose a new --out")
-
-    import torch
-
-    if opts["threads"]:
-        torch.set_num_threads(opts["threads"])
-    rank, world, device = _init_distributed(opts["device"])
-    try:
-        trainer = _build_trainer(opts, rank, device)
-        if opts["resume"]:
-            trainer.load(ckpt)
-        if rank == 0 and not ctx.obj.get("quiet"):
-            click.echo(
-                f"training facefill-lite: {world} process(es) on {device}, "
-                f"step {trainer.step} -> {opts['steps']}",
-                err=True,
-            )
-        trainer.run(progress=not ctx.obj.get("quiet"), num_workers=opts["workers"])
-        if rank == 0 and not ctx.obj.get("quiet"):
-            click.echo(f"done: {out / 'ema_generator.safetensors'} (step {trainer.step})", err=True)
-    finally:
-        if world > 1:
-            torch.distributed.destroy_process_group()
+    quiet = bool((ctx.obj or {}).get("quiet"))
+    context = RunContext(device=opts["device"], seed=opts["seed"], progress=False if quiet else None)
+    launch(train_run(opts), context, log=None if quiet else (lambda line: click.echo(line, err=True)))
 
 
-def _init_distributed(device_spec: str):
-    """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, nccl on CUDA)."""
-    import torch
+def train_run(opts: dict):
+    """The parsed options as a `facefill.training.launch.TrainRun` (no torch work yet)."""
+    from facefill.training.launch import TrainRun
+    from facefill.training.recipe import DataSpec
+    from facefill.training.trainer import TrainConfig
 
-    from facefill.runtime.device import resolve_device
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = resolve_device(device_spec)
-    if world > 1:
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        torch.distributed.init_process_group(backend=backend)
-    return rank, world, device
-
-
-def _build_trainer(opts: dict, rank: int, device):
-    from platformdirs import user_cache_dir
-
-    from facefill.training.dataset import (
-        InpaintBatches,
-        MaskSampler,
-        build_face_cache,
-        list_images,
-        load_mask_bank,
+    data = DataSpec(
+        data=opts["data"],
+        split=opts["split"],
+        masks=opts["masks"],
+        size=opts["size"],
+        crop=opts["crop"],
+        batch_size=opts["batch_size"],
+        seed=opts["seed"],
+        flip=not opts["no_flip"],
+        cache_dir=opts["cache_dir"],
     )
-    from facefill.training.trainer import TrainConfig, Trainer
-
-    cache_dir = opts["cache_dir"] or Path(user_cache_dir("facefill")) / "train"
-    size, crop = opts["size"], opts["crop"]
-    if crop is not None and crop > size:
-        from facefill.errors import UsageError
-
-        raise UsageError(f"--crop {crop} is larger than --size {size}; use a crop <= size")
-    faces = build_face_cache(list_images(opts["data"], opts["split"]), cache_dir, size)
-    kind = opts["masks"]
-    if kind in ("freeform", "box"):
-        sampler = MaskSampler(kind)
-    else:
-        folder = Path(kind)
-        if not folder.is_dir():
-            from facefill.errors import UsageError
-
-            raise UsageError(f"--masks {kind}: expected freeform, box, or an existing folder of mask images")
-        sampler = MaskSampler("bank", load_mask_bank(folder, size, cache_dir))
     config = TrainConfig(
         steps=opts["steps"],
-        batch_size=opts["batch_size"],
-        crop=crop if crop and crop < size else None,
         lr=opts["lr"],
         lr_d=opts["lr_d"],
         ema=opts["ema"],
-        w_adv=opts["w_adv"],
-        w_ssim=opts["w_ssim"],
+        adv_start=opts["adv_start"],
         seed=opts["seed"],
         ckpt_every=opts["ckpt_every"],
         ckpt_minutes=opts["ckpt_minutes"],
         sample_every=opts["sample_every"],
         log_every=opts["log_every"],
-        adv_start=opts.get("adv_start", 500),
-        **{k: tuple(opts[k]) for k in ("widths", "dilations") if opts.get(k)},
     )
-    batches = InpaintBatches(
-        faces,
-        sampler,
-        opts["batch_size"],
-        crop=config.crop,
-        seed=opts["seed"],
-        rank=rank,
-        flip=not opts["no_flip"],
+    weights = {term: opts[f"w_{term}"] for term in ("adv", "ssim") if opts[f"w_{term}"] is not None}
+    return TrainRun(
+        data=data,
+        config=config,
+        out=opts["out"],
+        recipe=opts["recipe"],
+        loss_weights=weights,
+        resume=opts["resume"],
+        workers=opts["workers"],
+        threads=opts["threads"],
     )
-    return Trainer(config, batches, opts["out"], device=device)

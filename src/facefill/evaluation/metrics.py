@@ -1,6 +1,6 @@
 """Pixel metrics on uint8 RGB composites: PSNR, SSIM (Wang et al., Gaussian window), L1.
 
-Written in numpy/scipy so they run anywhere; they agree with scikit-image's
+Written in numpy (SSIM via the training SSIM in torch, float64); they agree with scikit-image's
 ``peak_signal_noise_ratio`` and ``structural_similarity(gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=255)`` (tested), which is the convention most inpainting
 papers mean by "SSIM".
@@ -9,7 +9,6 @@ papers mean by "SSIM".
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import correlate1d
 
 DATA_RANGE = 255.0
 
@@ -31,18 +30,6 @@ def l1(result: np.ndarray, target: np.ndarray, data_range: float = DATA_RANGE) -
     return float(np.mean(np.abs(_as_float(result) - _as_float(target))) / data_range)
 
 
-def _gaussian_kernel(sigma: float, truncate: float) -> np.ndarray:
-    radius = int(truncate * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
-
-
-def _filter(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    out = correlate1d(img, kernel, axis=0, mode="reflect")
-    return correlate1d(out, kernel, axis=1, mode="reflect")
-
-
 def ssim(
     result: np.ndarray,
     target: np.ndarray,
@@ -53,28 +40,26 @@ def ssim(
     """Mean SSIM with an 11×11 Gaussian window (σ = 1.5), averaged over channels.
 
     The border of half a window is excluded from the mean, as scikit-image does, so the result
-    does not depend on how the image edge is padded.
+    does not depend on how the image edge is padded. Computed (in float64) by the SSIM facefill
+    trains with, `facefill.training.losses.ssim`: one formula for training and scoring.
     """
+    import torch
+
+    from facefill.training.losses import ssim as ssim_tensor
+
     x, y = _as_float(result), _as_float(target)
     if x.shape != y.shape:
         raise ValueError(f"ssim: shapes differ {x.shape} vs {y.shape}")
     if x.ndim == 2:
         x, y = x[..., None], y[..., None]
-    kernel = _gaussian_kernel(sigma, truncate)
-    pad = (len(kernel) - 1) // 2
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    scores = []
-    for ch in range(x.shape[2]):
-        a, b = x[..., ch], y[..., ch]
-        mu_a, mu_b = _filter(a, kernel), _filter(b, kernel)
-        var_a = _filter(a * a, kernel) - mu_a**2
-        var_b = _filter(b * b, kernel) - mu_b**2
-        cov = _filter(a * b, kernel) - mu_a * mu_b
-        num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-        den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-        smap = num / den
-        scores.append(smap[pad:-pad, pad:-pad].mean() if pad else smap.mean())
-    return float(np.mean(scores))
+    size = 2 * int(truncate * sigma + 0.5) + 1
+    if min(x.shape[:2]) < size:
+        raise ValueError(f"ssim: images of {x.shape[1]}×{x.shape[0]} are smaller than the {size}-px window")
+
+    def as_tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+    return float(ssim_tensor(as_tensor(x), as_tensor(y), data_range=data_range, size=size, sigma=sigma))
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

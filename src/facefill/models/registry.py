@@ -29,6 +29,7 @@ _MODULES: list[str] = [
     "facefill.models.irse50",
     "facefill.models.deepfillv2",
     "facefill.models.sn_patchgan",
+    "facefill.models.lite_discriminator",
     "facefill.models.sdgan_fusion",
     "facefill.models.unsup3d",
 ]

@@ -93,6 +93,22 @@ def list_images(source: str | Path, split: str = "train") -> list[Path]:
     return paths
 
 
+def list_labelled_images(source: str | Path, split: str = "train") -> list[tuple[Path, str]]:
+    """(path, class) pairs of the L2M-GAN layout (``root/{split}/<class>/*`` or ``root/<class>/{split}/*``),
+    in `list_images` order, for class-conditioned recipes; any other source is a usage error."""
+    source = Path(source)
+    root = source / split if (source / split).is_dir() else source
+    classes = [d for d in sorted(root.iterdir()) if d.is_dir()] if source.is_dir() else []
+    folders = [(d.name, d) if root != source else (d.name, d / split) for d in classes]
+    pairs = [(p, name) for name, folder in folders if folder.is_dir() for p in _images_in(folder)]
+    if not pairs:
+        raise UsageError(
+            f"--data {source}: no class folders; a labelled dataset is ROOT/{split}/<class>/* "
+            f"or ROOT/<class>/{split}/*"
+        )
+    return pairs
+
+
 def _cache_key(paths: Sequence[Path], size: int) -> str:
     digest = hashlib.sha256(f"{size}\n".encode() + "\n".join(map(str, paths)).encode()).hexdigest()
     return digest[:16]
@@ -187,6 +203,22 @@ class MaskSampler:
         if m.shape[0] != size:
             m = cv2.resize(np.ascontiguousarray(m), (size, size), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(m)
+
+
+def mask_source(masks: str, size: int, cache_dir: str | Path | None = None) -> MaskSampler:
+    """`--masks` as a sampler: "freeform", "box", or a folder of mask images (a bank)."""
+    if masks in ("freeform", "box"):
+        return MaskSampler(masks)
+    if not Path(masks).is_dir():
+        raise UsageError(f"--masks {masks}: expected freeform, box, or an existing folder of mask images")
+    return MaskSampler("bank", load_mask_bank(masks, size, cache_dir))
+
+
+def default_cache_dir() -> Path:
+    """Where decoded faces and masks are cached when `--cache-dir` is not given."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("facefill")) / "train"
 
 
 # ----------------------------------------------------------------------------------------- batches

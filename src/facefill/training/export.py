@@ -1,32 +1,41 @@
 """Export a trained generator (normally the EMA copy) to a safetensors file facefill can ship/load.
 
-The architecture config travels in the safetensors metadata so that the loader can rebuild the exact
-network without guessing (`widths`, `dilations` as JSON), together with the training step.
+The architecture name and config travel in the safetensors metadata (config values as JSON) so that
+a loader can rebuild the exact network without guessing, together with the training step.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
 
-def export_generator(generator: torch.nn.Module, path: str | Path, step: int | None = None) -> Path:
-    """Write `generator`'s float32 state dict + architecture metadata atomically to `path`."""
+def export_generator(
+    generator: torch.nn.Module,
+    path: str | Path,
+    step: int | None = None,
+    arch: str = "facefill-lite",
+    config: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write `generator`'s float32 state dict + `arch`/`config` metadata atomically to `path`.
+
+    Without `config`, the facefill-lite attributes `widths` and `dilations` are recorded when present.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = (
         generator.module if isinstance(generator, torch.nn.parallel.DistributedDataParallel) else generator
     )
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in module.state_dict().items()}
-    metadata = {"arch": "facefill-lite"}
-    if hasattr(module, "widths"):
-        metadata["widths"] = json.dumps(list(module.widths))
-    if hasattr(module, "dilations"):
-        metadata["dilations"] = json.dumps(list(module.dilations))
+    if config is None:
+        config = {k: list(getattr(module, k)) for k in ("widths", "dilations") if hasattr(module, k)}
+    metadata = {"arch": arch, **{k: json.dumps(v) for k, v in config.items()}}
     if step is not None:
         metadata["step"] = str(step)
     tmp = path.with_name(path.name + ".tmp")

@@ -1,10 +1,14 @@
-"""Losses for inpainting training: hole-weighted L1, SSIM, SN-PatchGAN hinge.
+"""Every training loss of facefill, in one place: hole L1, SSIM, hinge, perceptual, feature matching.
 
-No perceptual (VGG) loss: facefill ships no pretrained VGG weights and training must run offline.
-SSIM stands in for the structure term and is also what the quality benchmark reports.
+Recipes (training/recipes/) pick their terms from here; nothing else defines a loss. The SSIM is
+also the one `facefill eval` reports (evaluation.metrics wraps `ssim`), so a model is trained and
+scored on the same formula. Perceptual and feature-matching terms take the feature extractor as an
+argument (a VGG from models/, a discriminator's inner layers...): losses hold no weights of their own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.nn import functional as F
@@ -28,7 +32,11 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, device=None, dtype=None)
 def ssim(
     x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5
 ) -> torch.Tensor:
-    """Mean SSIM of N×C×H×W images with a Gaussian window (valid region only, population statistics)."""
+    """Mean SSIM of N×C×H×W images with a Gaussian window (valid region only, population statistics).
+
+    The valid region is what scikit-image averages over (it drops half a window at the border), so
+    this equals `structural_similarity(gaussian_weights=True, use_sample_covariance=False)`.
+    """
     channels = x.shape[1]
     g = gaussian_window(size, sigma, x.device, x.dtype)
     kernel_h = g.view(1, 1, 1, size).repeat(channels, 1, 1, 1)
@@ -55,3 +63,38 @@ def d_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tenso
 def g_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
     """SN-PatchGAN generator loss: raise the discriminator's score of the composite."""
     return -fake_logits.mean()
+
+
+def feature_matching(
+    real_features: Sequence[torch.Tensor],
+    fake_features: Sequence[torch.Tensor],
+    weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Weighted sum of mean L1 distances between paired feature maps (real ones are not back-propagated).
+
+    The pix2pixHD / SPADE feature-matching term when the features are a discriminator's layers, the
+    perceptual term when they come from a fixed network (see `perceptual`).
+    """
+    if len(real_features) != len(fake_features):
+        raise ValueError(f"feature_matching: {len(real_features)} real vs {len(fake_features)} fake maps")
+    weights = [1.0] * len(real_features) if weights is None else list(weights)
+    total = fake_features[0].new_zeros(())
+    for w, real, fake in zip(weights, real_features, fake_features, strict=True):
+        total = total + w * (fake - real.detach()).abs().mean()
+    return total
+
+
+def perceptual(
+    extractor: Callable[[torch.Tensor], Sequence[torch.Tensor]],
+    output: torch.Tensor,
+    target: torch.Tensor,
+    weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Perceptual loss: `feature_matching` of `extractor(output)` against `extractor(target)`.
+
+    `extractor` maps N×3×H×W images in [0,1] to a list of feature maps and owns its input
+    normalisation (e.g. models.vgg with ImageNet statistics); its weights are the caller's to load.
+    """
+    with torch.no_grad():
+        real = extractor(target)
+    return feature_matching(real, extractor(output), weights)

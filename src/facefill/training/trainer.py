@@ -1,11 +1,12 @@
-"""The training loop behind `facefill train` (facefill-lite: residual over a Telea fill).
+"""The training loop behind `facefill train`, shared by every model recipe (training/recipe.py).
 
+The loop knows no model: the recipe gives the generator, discriminator, data, loss terms and export.
 Properties that matter:
 - Deterministic: batch `step` depends only on (seed, step, rank) and models are seeded, so a run resumed
   from `checkpoints/last.pt` takes exactly the steps an uninterrupted run would.
 - Always resumable: `last.pt` (generator, EMA, discriminator, optimisers, step) is written atomically every
-  `ckpt_every` steps and every `ckpt_minutes`, plus on exit; the EMA generator is also exported to
-  `ema_generator.safetensors` so a usable model exists at any time.
+  `ckpt_every` steps and every `ckpt_minutes`, plus on exit; the EMA generator is also exported (the
+  recipe's `export_name`, `ema_generator.safetensors` by default) so a usable model exists at any time.
 - Distributed: under `torchrun` the models are wrapped in DistributedDataParallel (gloo on CPU, nccl on
   CUDA); each rank draws its own batches (rank is part of the batch seed); only rank 0 writes files.
 """
@@ -25,35 +26,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from facefill.models.facefill_lite import FacefillLite
-from facefill.training.dataset import InpaintBatches
-from facefill.training.discriminator import PatchDiscriminator
-from facefill.training.losses import d_hinge, g_hinge, hole_l1, ssim
+from facefill.training.recipe import Recipe, build_recipe
 
 CKPT_NAME = "last.pt"
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run (saved into the checkpoint for the record)."""
+    """The loop's settings (saved into the checkpoint for the record); model settings live in the recipe."""
 
     steps: int = 10_000
-    batch_size: int = 8
-    crop: int | None = 128  # random crop of the 256² faces (None = full size)
-    lr: float = 5e-4
-    lr_d: float = 2e-4
+    lr: float | None = None  # None: the recipe's
+    lr_d: float | None = None
     ema: float = 0.999
-    w_l1: float = 1.0
-    w_ssim: float = 0.5
-    w_adv: float = 0.001
     adv_start: int = 500  # steps before the adversarial term (and D updates) switch on
     seed: int = 0
     ckpt_every: int = 500
     ckpt_minutes: float = 3.0
     sample_every: int = 500
     log_every: int = 25
-    widths: tuple[int, ...] = (16, 32, 64, 128, 128)
-    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,32 +59,41 @@ def _unwrap(module: nn.Module) -> nn.Module:
 
 
 class Trainer:
-    """Owns models, optimisers, EMA and the run folder; `run()` trains until `config.steps`."""
+    """Owns models, optimisers, EMA and the run folder; `run()` trains until `config.steps`.
+
+    `batches` is what `recipe.build_batches` returned (tests may pass an in-memory equivalent).
+    """
 
     def __init__(
         self,
         config: TrainConfig,
-        batches: InpaintBatches,
+        batches: Any,
         run_dir: str | Path,
         device: str | torch.device = "cpu",
+        recipe: Recipe | None = None,
     ) -> None:
         self.config, self.batches = config, batches
+        self.recipe = recipe if recipe is not None else build_recipe()
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.rank, self.world = _dist()
+        self.lr = config.lr if config.lr is not None else self.recipe.lr
+        self.lr_d = config.lr_d if config.lr_d is not None else self.recipe.lr_d
         torch.manual_seed(config.seed)
         # channels_last: ~1.6x faster convolutions on CPU (oneDNN), also the right layout for CUDA
         cl = torch.channels_last
-        g = FacefillLite(tuple(config.widths), tuple(config.dilations)).to(self.device, memory_format=cl)
-        d = PatchDiscriminator().to(self.device, memory_format=cl)
+        g = self.recipe.build_generator().to(self.device, memory_format=cl)
+        d = self.recipe.build_discriminator()
+        d = d.to(self.device, memory_format=cl) if d is not None else None
         self.ema = copy.deepcopy(g).eval().requires_grad_(False)
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             g = nn.parallel.DistributedDataParallel(g, device_ids=ids)
-            d = nn.parallel.DistributedDataParallel(d, device_ids=ids)
+            d = nn.parallel.DistributedDataParallel(d, device_ids=ids) if d is not None else None
         self.g, self.d = g, d
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.9, 0.99))
-        self.opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=self.lr, betas=self.recipe.betas_g)
+        betas_d = self.recipe.betas_d
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=self.lr_d, betas=betas_d) if d is not None else None
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self._last_ckpt_time = time.monotonic()
@@ -105,10 +105,11 @@ class Trainer:
             "elapsed": self.elapsed,
             "generator": _unwrap(self.g).state_dict(),
             "ema": self.ema.state_dict(),
-            "discriminator": _unwrap(self.d).state_dict(),
+            "discriminator": _unwrap(self.d).state_dict() if self.d is not None else {},
             "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else {},
+            "config": asdict(self.config),
+            "recipe": self.recipe.options(),
         }
 
     def save(self) -> Path:
@@ -116,13 +117,11 @@ class Trainer:
         ckpt_dir = self.run_dir / "checkpoints"
         target = ckpt_dir / CKPT_NAME
         if self.rank == 0:
-            from facefill.training.export import export_generator
-
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
             torch.save(self.state(), tmp)
             os.replace(tmp, target)
-            export_generator(self.ema, self.run_dir / "ema_generator.safetensors", step=self.step)
+            self.recipe.export(self.ema, self.run_dir / self.recipe.export_name, self.step)
         self._last_ckpt_time = time.monotonic()
         return target
 
@@ -131,50 +130,47 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         _unwrap(self.g).load_state_dict(state["generator"])
         self.ema.load_state_dict(state["ema"])
-        _unwrap(self.d).load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if self.d is not None and self.opt_d is not None:
+            _unwrap(self.d).load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
         self.elapsed = float(state.get("elapsed", 0.0))
         # allow a resumed run to change the learning rate
-        for group in self.opt_g.param_groups:
-            group["lr"] = self.config.lr
-        for group in self.opt_d.param_groups:
-            group["lr"] = self.config.lr_d
+        for opt, lr in ((self.opt_g, self.lr), (self.opt_d, self.lr_d)):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = lr
 
     # ------------------------------------------------------------------------------- step
-    def _to(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        def conv(a: Any) -> torch.Tensor:
-            t = torch.as_tensor(a).to(self.device, non_blocking=True)
-            return t.contiguous(memory_format=torch.channels_last)
-
-        return conv(batch["image"]), conv(batch["filled"]), conv(batch["mask"])
-
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         """One generator (and, after `adv_start`, discriminator) update; returns the loss terms."""
-        cfg = self.config
-        image, filled, mask = self._to(batch)
-        use_adv = cfg.w_adv > 0 and self.step >= cfg.adv_start
-        out = self.g(filled, mask)
-        comp = out * mask + image * (1 - mask)
-        l1 = hole_l1(comp, image, mask)
-        s = ssim(comp, image)
-        loss = cfg.w_l1 * l1 + cfg.w_ssim * (1 - s)
+        recipe = self.recipe
+        batch = recipe.to_device(batch, self.device)
+        w_adv = recipe.loss_weights.get("adv", 0.0)
+        use_adv = self.d is not None and w_adv > 0 and self.step >= self.config.adv_start
+        pred, terms = recipe.generator_step(self.g, batch)
+        loss: torch.Tensor | None = None
+        for name, term in terms.items():
+            weighted = recipe.loss_weights[name] * term
+            loss = weighted if loss is None else loss + weighted
+        assert loss is not None, f"recipe {recipe.name} returned no loss terms"
+        critic_inputs = recipe.critic_inputs(batch)
         adv = torch.zeros((), device=self.device)
         if use_adv:
             # the unwrapped critic: no DDP gradient sync for D during the generator's step
             critic = _unwrap(self.d).requires_grad_(False)
-            adv = g_hinge(critic(comp, mask))
-            loss = loss + cfg.w_adv * adv
+            adv = recipe.generator_adversarial_loss(critic(pred.composite, *critic_inputs))
+            loss = loss + w_adv * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         d_loss = torch.zeros((), device=self.device)
         if use_adv:
             _unwrap(self.d).requires_grad_(True)
-            n = image.shape[0]
-            logits = self.d(torch.cat([image, comp.detach()]), torch.cat([mask, mask]))  # one DDP forward
-            d_loss = d_hinge(logits[:n], logits[n:])
+            n = pred.target.shape[0]
+            pair = torch.cat([pred.target, pred.composite.detach()])
+            logits = self.d(pair, *(torch.cat([c, c]) for c in critic_inputs))  # one DDP forward
+            d_loss = recipe.discriminator_loss(logits[:n], logits[n:])
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
@@ -182,8 +178,7 @@ class Trainer:
         self.step += 1
         return {
             "loss": loss.item(),
-            "l1": l1.item(),
-            "ssim": s.item(),
+            **{name: term.item() for name, term in terms.items()},
             "g_adv": adv.item(),
             "d": d_loss.item(),
         }
@@ -200,9 +195,9 @@ class Trainer:
     @torch.no_grad()
     def write_samples(self, batch: dict[str, Any], n: int = 4) -> Path:
         """PNG grid, one row per sample: input (hole grey) | mask | EMA output composite | target."""
-        image, filled, mask = (t[:n] for t in self._to(batch))
-        out = self.ema(filled, mask)
-        comp = out * mask + image * (1 - mask)
+        tensors = self.recipe.to_device(batch, self.device)
+        pred = self.recipe.predict(self.ema, {k: t[:n] for k, t in tensors.items()})
+        image, mask, comp = pred.target, pred.mask, pred.composite
         cols = [image * (1 - mask) + 0.5 * mask, mask.expand_as(image), comp, image]
         rows = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(image.shape[0])], dim=1)
         arr = (rows.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
@@ -302,7 +297,7 @@ class _Progress:
 
     def update(self, step: int, terms: dict[str, float]) -> None:
         if self._progress is not None:
-            info = f"loss {terms['loss']:.4f} l1 {terms['l1']:.4f} ssim {terms['ssim']:.4f}"
+            info = " ".join(f"{k} {v:.4f}" for k, v in terms.items() if k not in ("g_adv", "d"))
             self._progress.update(self._task, completed=step, info=info)
 
     def __exit__(self, *exc: object) -> None:

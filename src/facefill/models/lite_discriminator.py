@@ -1,8 +1,9 @@
-"""A small SN-PatchGAN discriminator for training facefill-lite.
+"""The small patch critic facefill-lite is trained against (training only; no published weights).
 
-Private to training: the DeepFillv2 discriminator (models/sn_patchgan.py) did not exist when this was
-written, and facefill-lite's adversarial term is deliberately weak, so a 0.67 M-parameter critic suffices.
-Input: image (N×3×H×W in [0,1]) and mask (N×1×H×W); output: N×1×H/16×W/16 patch logits.
+Why not DeepFillv2's SN-PatchGAN (sn_patchgan.py): facefill-lite's adversarial term is deliberately
+weak, so a 0.67 M-parameter critic suffices, and torch's own spectral norm (`weight_orig` +
+power-iteration buffers) is fine because no public checkpoint has to load into it.
+Input: image (N×3×H×W in [0,1]) and mask (N×1×H×W, 1 = hole); output: N×1×H/16×W/16 patch logits.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from facefill.models.registry import register
 
-class PatchDiscriminator(nn.Module):
+
+@register("facefill-lite-discriminator")
+class LitePatchDiscriminator(nn.Module):
+    """Four stride-2 5×5 spectral-norm convs with LeakyReLU(0.2), then a 3×3 conv to one logit a patch."""
+
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128)) -> None:
         super().__init__()
         layers: list[nn.Module] = []
