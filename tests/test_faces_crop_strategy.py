@@ -115,3 +115,24 @@ def test_inpaint_job_runs_native_models_on_the_aligned_face_unless_no_align():
         assert isinstance(plain.crop_strategy, MaskBoxCrop) and sizes == [(128, 128), (128, 128)]
     finally:
         _SPECS.pop(name, None)
+
+
+def test_a_batch_of_faces_reaches_the_model_as_one_tensor():
+    photo = np.asarray(astronaut())
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    noise = np.random.default_rng(1).integers(0, 255, photo.shape).astype(np.uint8)
+    pairs = [(photo, _mouth_hole()), (mirrored, _mouth_hole()[:, ::-1].copy()), (noise, _mouth_hole())]
+    tensors = [_tensors(p, h) for p, h in pairs]
+    image, mask = torch.cat([t[0] for t in tensors]), torch.cat([t[1] for t in tensors])
+    model = _Recorder(paint=(0.0, 1.0, 0.0))
+    strategy = AlignedFaceCrop()
+    out = strategy(image, mask, model, 128)
+    assert strategy.last_used == ["face", "face", "fallback"]
+    assert [tuple(c[0].shape) for c in model.calls][0] == (2, 3, 128, 128)  # both faces, one call
+    # The mirrored photo's crop is the mirror of the first one's.
+    crops = model.calls[0][0]
+    assert (crops[0] - crops[1].flip(-1)).abs().mean() < 0.03
+    for n in range(3):
+        hole = mask[n, 0] > 0.5
+        # (cubic resampling at the 128 px crop rings by up to ~0.02 at the hole's rim)
+        assert torch.allclose(out[n][:, hole], torch.tensor([0.0, 1.0, 0.0]).view(3, 1), atol=0.03)

@@ -1,18 +1,17 @@
 """Aligned-face crop strategy: fixed-resolution face models see an FFHQ-aligned face, not a box.
 
 Models trained on aligned faces (FFHQ / CelebA-HQ framing) fill far better when the hole is shown
-to them the same way. For each image this strategy finds the faces, picks the one whose aligned
-square holds the whole hole (away from the square's edges), warps image and hole into that
-square at the model's native size, runs the model, and warps the prediction back through the
-exact inverse. Only hole pixels of the prediction are used (the pipeline composites). Images
-without a suitable face (no face, non-face images, a hole outside every face square) fall back to
-the mask-bbox strategy.
+to them the same way. For each image this strategy finds the faces and picks the one whose aligned
+square holds the whole hole (away from the square's edges); then `faces.roundtrip.round_trip`
+warps every chosen face and its hole into the model's native square, runs the model ONCE on all
+of them (one N-image tensor), and pastes only the hole pixels back through the exact inverse.
+Images without a suitable face (no face, non-face images, a hole outside every face square) go
+to the fallback strategy, together, in one call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ class AlignedFaceCrop:
     """Crop strategy (see pipelines.crops.CropStrategy) on the FFHQ-aligned face holding the hole.
 
     `edge_margin`: hole pixels must map at least this fraction of the crop side inside it.
-    `last_used` records, per image of the last call, "face" or "fallback" (for reports and tests).
+    `last_used` records, per image of the last call, "face", "fallback" or "empty" (no hole).
     """
 
     fallback: CropStrategy = field(default_factory=MaskBoxCrop)
@@ -37,63 +36,50 @@ class AlignedFaceCrop:
     def __call__(
         self, image: torch.Tensor, mask: torch.Tensor, fill: NativeFill, native_size: int
     ) -> torch.Tensor:
+        from facefill.faces.roundtrip import round_trip
+
         prediction = image.clone()
-        self.last_used = []
-        for n in range(image.shape[0]):
-            photo = image[n].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32)
-            holes = mask[n, 0].detach().cpu().numpy() > 0.5
-            filled = self._fill_on_face(photo, holes, fill, native_size, image)
-            if filled is None:
-                self.last_used.append("fallback")
-                prediction[n : n + 1] = self.fallback(image[n : n + 1], mask[n : n + 1], fill, native_size)
-            else:
-                self.last_used.append("face")
-                prediction[n] = torch.from_numpy(filled).permute(2, 0, 1).to(prediction)
+        photos = [
+            image[n].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32) for n in range(len(image))
+        ]
+        holes = [mask[n, 0].detach().cpu().numpy() > 0.5 for n in range(len(mask))]
+        faces = [self._face_for(photo, hole, native_size) for photo, hole in zip(photos, holes, strict=True)]
+        self.last_used = [
+            "empty" if not hole.any() else "fallback" if face is None else "face"
+            for hole, face in zip(holes, faces, strict=True)
+        ]
+        on_face = [n for n, used in enumerate(self.last_used) if used == "face"]
+        if on_face:
+
+            def model(crops: np.ndarray, crop_holes: np.ndarray) -> np.ndarray:
+                batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(image)
+                out = fill(batch, torch.from_numpy(crop_holes)[:, None].to(image))
+                return out.permute(0, 2, 3, 1).detach().cpu().float().numpy()
+
+            trip = round_trip(
+                [photos[n] for n in on_face],
+                model,
+                size=native_size,
+                faces=[[faces[n]] for n in on_face],
+                regions=[holes[n].astype(np.float32) for n in on_face],
+            )
+            for n, pasted in zip(on_face, trip.photos, strict=True):
+                prediction[n] = torch.from_numpy(pasted).permute(2, 0, 1).to(prediction)
+        rest = [n for n, used in enumerate(self.last_used) if used == "fallback"]
+        if rest:
+            idx = torch.tensor(rest, device=image.device)
+            prediction[idx] = self.fallback(image[idx], mask[idx], fill, native_size)
         return prediction
 
-    def _fill_on_face(
-        self, photo: np.ndarray, holes: np.ndarray, fill: NativeFill, size: int, like: torch.Tensor
-    ) -> np.ndarray | None:
-        import cv2
-
+    def _face_for(self, photo: np.ndarray, hole: np.ndarray, size: int):
+        """The face whose aligned square holds the hole, or None (then the fallback fills it)."""
         from facefill.errors import FaceNotFoundError
-        from facefill.faces.align import align_face, apply_matrix, ffhq_quad, quad_matrix
-        from facefill.faces.find import find_faces
-        from facefill.faces.paste import paste_back
+        from facefill.faces.roundtrip import FaceSearch, face_holding
 
-        if not holes.any():
-            return photo
+        if not hole.any():
+            return None
         try:
-            faces = find_faces(photo, choice="all", detector=self.detector, upsample=self.upsample)
+            found = FaceSearch(choice="all", detector=self.detector, upsample=self.upsample).find(photo)
         except FaceNotFoundError:
             return None
-        ys, xs = np.nonzero(holes)
-        hole_points = np.stack([xs, ys], 1).astype(np.float64)
-        best: tuple[float, Any] | None = None
-        for face in faces:
-            matrix = quad_matrix(ffhq_quad(face.landmarks), size)
-            in_crop = apply_matrix(np.linalg.inv(matrix), hole_points)
-            lo, hi = self.edge_margin * size - 0.5, (1 - self.edge_margin) * size - 0.5
-            if in_crop.min() < lo or in_crop.max() > hi:
-                continue
-            spread = float(np.abs(in_crop - (size - 1) / 2).max())  # prefer the face centred on the hole
-            if best is None or spread < best[0]:
-                best = (spread, face)
-        if best is None:
-            return None
-        aligned = align_face(photo, best[1].landmarks, size)
-        # Any crop pixel touching a hole pixel is a hole for the model (conservative), grown by 1 px.
-        crop_holes = cv2.warpAffine(
-            holes.astype(np.float32),
-            aligned.matrix[:2],
-            (size, size),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderValue=0.0,
-        )
-        crop_holes = cv2.dilate((crop_holes > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(
-            np.float32
-        )
-        crop_img = torch.from_numpy(np.ascontiguousarray(aligned.image.transpose(2, 0, 1)))[None].to(like)
-        crop_mask = torch.from_numpy(crop_holes)[None, None].to(like)
-        out = fill(crop_img, crop_mask)[0].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32)
-        return paste_back(photo, out, aligned.matrix, feather=0.0)
+        return face_holding(found, hole, size, self.edge_margin)
