@@ -55,12 +55,11 @@ def load_pair(
 
     image = read_image(images_dir / pair.image)
     rgb = to_uint8(image.float_rgb())
-    if opts.align:
-        from facefill.faces.align import align_face
-        from facefill.faces.find import find_faces
+    if opts.align:  # the round trip's first half: the same face search and crop as inpaint/edit
+        from facefill.faces.roundtrip import FaceSearch, align_crops
 
-        face = find_faces(rgb, source=pair.image)[0]  # FaceNotFoundError (a FacefillError) if none
-        rgb = align_face(rgb, face.landmarks, size=opts.image_size or 256).image
+        faces = FaceSearch().find(rgb, pair.image)  # FaceNotFoundError (a FacefillError) if none
+        rgb = align_crops(rgb, faces, opts.image_size or 256)[0].aligned.image
     elif opts.image_size and rgb.shape[:2] != (opts.image_size, opts.image_size):
         rgb = cv2.resize(rgb, (opts.image_size, opts.image_size), interpolation=cv2.INTER_AREA)
     mask = read_mask(masks_dir / pair.mask, image_size=rgb.shape[:2], options=MaskOptions(resize=True))
