@@ -22,11 +22,13 @@ from facefill.errors import DeviceError, FacefillError
 from facefill.io.files import sha256_file, sweep_stale_temps
 from facefill.jobs.outputs import SIDECAR_OUTPUTS_KEY, Describe, item_outputs, listed_outputs
 from facefill.jobs.plan import WorkItem
-from facefill.jobs.processor import Processor
+from facefill.jobs.processor import MultiOutputProcessor, Processor
 from facefill.jobs.progress import make_progress
 from facefill.jobs.sidecar import HashCache, sidecar_record, write_sidecar
 from facefill.jobs.summary import DONE, FAILED, OUTPUT_EXISTS, SKIPPED, ItemResult, Summary
 from facefill.runtime.batching import BatchSizer, is_out_of_memory
+
+AnyProcessor = Processor | MultiOutputProcessor  # `save` or `save_outputs` (see jobs.processor)
 
 # Tests only: seconds to sleep per item in the compute step, to make a run slow enough to kill.
 TEST_DELAY_ENV = "FACEFILL_TEST_ITEM_DELAY"
@@ -78,7 +80,7 @@ def is_finished(item: WorkItem) -> bool:
 class _Run:
     """State of one run; split from `run_job` to keep each step short."""
 
-    def __init__(self, processor: Processor, options: RunOptions, summary: Summary, advance: Callable):
+    def __init__(self, processor: AnyProcessor, options: RunOptions, summary: Summary, advance: Callable):
         self.processor = processor
         self.options = options
         self.summary = summary
@@ -207,7 +209,7 @@ def _partition(items: list[WorkItem], overwrite: bool, run: _Run) -> list[WorkIt
 
 def process_pending(
     pending: list[WorkItem],
-    processor: Processor,
+    processor: AnyProcessor,
     options: RunOptions,
     summary: Summary,
     advance: Callable[[int], Any] = lambda n: None,
@@ -220,7 +222,7 @@ def process_pending(
     _pipeline(pending, run, max(1, options.workers))
 
 
-def run_job(items: list[WorkItem], processor: Processor, options: RunOptions) -> Summary:
+def run_job(items: list[WorkItem], processor: AnyProcessor, options: RunOptions) -> Summary:
     """Process every item; never raises for an item-level FacefillError (see the summary)."""
     summary = Summary(command=options.command)
     sweep_stale_temps({item.output.parent for item in items})
