@@ -284,3 +284,20 @@ def test_cli_ray_without_ray_installed_says_how_to_get_it(
     assert result.exit_code == 2
     assert "pip install 'facefill[ray]'" in result.output
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.png"))
+
+
+def test_an_unexpected_setup_error_is_not_dressed_up_as_a_user_error(tmp_path: Path) -> None:
+    from facefill.jobs.ray_runner import _collect
+    from facefill.jobs.summary import Summary
+
+    make_folder(tmp_path, n=1)
+    setup = json.dumps(["ImportError", "cannot import name 'X'"])
+    with pytest.raises(RuntimeError, match="ImportError while building the processor in a Ray actor"):
+        _collect(
+            _StoppingDataset([_row(0, setup)]),
+            list(enumerate(plan(tmp_path, "out"))),
+            options(),
+            Summary(command="x"),
+            lambda m: None,
+            lambda n: None,
+        )

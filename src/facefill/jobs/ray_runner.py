@@ -106,12 +106,13 @@ def rows_per_call(pending: int, actors: int, model_batch: int) -> int:
     return max(1, min(wanted, math.ceil(pending / max(1, actors))))
 
 
-def _setup_error(payload: str) -> FacefillError:
+def _setup_error(payload: str) -> Exception:
+    """The actors' processor-building error, as the local runner would have raised it."""
     name, message = json.loads(payload)
     cls = getattr(errors, name, None)
     if isinstance(cls, type) and issubclass(cls, FacefillError):
         return cls(message)
-    return FacefillError(message)
+    return RuntimeError(f"{name} while building the processor in a Ray actor: {message}")
 
 
 def run_job_ray(
@@ -224,10 +225,12 @@ def _collect(
     """Stream result rows into the summary; whatever never came back is reported failed, once."""
     by_index = dict(pending)
     reported: set[int] = set()
+    setup_failed = False
     lost = "its Ray worker was lost repeatedly; rerun the same command to resume"
     try:
         for row in dataset.iter_rows():
             if row["setup"]:
+                setup_failed = True
                 raise _setup_error(row["setup"])
             index = int(row["index"])
             item = by_index[index]
@@ -241,11 +244,10 @@ def _collect(
             )
             reported.add(index)
             advance(1)
-    except FacefillError:
-        raise
-    except Exception as exc:  # the cluster itself failed (driver lost, retries exhausted...)
-        if options.debug:
+    except Exception as exc:
+        if setup_failed or options.debug:
             raise
+        # The cluster itself failed (head lost, retries exhausted...): the rest is reported below.
         lost = (
             f"the Ray job stopped ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); rerun to resume"
         )

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from facefill.errors import FacefillError
 from facefill.jobs.processor import Processor
 from facefill.jobs.runner import RunOptions, process_pending
 from facefill.jobs.summary import Summary
@@ -83,7 +82,7 @@ class ItemActor:
             warnings.simplefilter("always")
             try:
                 self.processor = factory(self.notes.append)
-            except FacefillError as exc:  # same for every actor: reported once by the driver
+            except Exception as exc:  # the same in every actor: raised once by the driver
                 self.setup_error = (type(exc).__name__, str(exc))
         self.notes += [str(w.message) for w in caught]
         self.run_options = self._with_batch_size(self.options)
