@@ -8,12 +8,17 @@ import torch
 from facefill.faces.align import align_face
 from facefill.pipelines.crops import MaskBoxCrop
 from facefill.pipelines.face_crop import AlignedFaceCrop
+from facefill.pipelines.requests import InpaintRequest
 from faces_data import astronaut, astronaut_face, psnr
 
 
 def _tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     img = torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     return img, torch.from_numpy(mask.astype(np.float32))[None, None]
+
+
+def _run(strategy, image: torch.Tensor, mask: torch.Tensor, model, size: int) -> torch.Tensor:
+    return strategy(InpaintRequest(image, mask), model, size)
 
 
 def _mouth_hole() -> np.ndarray:
@@ -29,7 +34,8 @@ class _Recorder:
         self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.paint = paint
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, request: InpaintRequest) -> torch.Tensor:
+        image, mask = request.image, request.mask
         self.calls.append((image.clone(), mask.clone()))
         if self.paint is None:
             return image.clone()  # identity: shows the geometry round trip
@@ -41,7 +47,7 @@ def test_model_sees_the_aligned_face_and_hole():
     image, mask = _tensors(np.asarray(astronaut()), _mouth_hole())
     model = _Recorder(paint=(0.0, 1.0, 0.0))
     strategy = AlignedFaceCrop()
-    out = strategy(image, mask, model, 256)
+    out = _run(strategy, image, mask, model, 256)
     assert strategy.last_used == ["face"]
     ((crop, crop_mask),) = model.calls
     assert crop.shape == (1, 3, 256, 256) and crop_mask.shape == (1, 1, 256, 256)
@@ -60,7 +66,7 @@ def test_model_sees_the_aligned_face_and_hole():
 def test_identity_model_round_trips_the_hole_pixels():
     photo = np.asarray(astronaut())
     image, mask = _tensors(photo, _mouth_hole())
-    out = AlignedFaceCrop()(image, mask, _Recorder(), 512)
+    out = _run(AlignedFaceCrop(), image, mask, _Recorder(), 512)
     got = np.rint(out[0].permute(1, 2, 0).numpy() * 255)[_mouth_hole() > 0]
     assert psnr(got, photo[_mouth_hole() > 0]) > 38
 
@@ -73,8 +79,8 @@ def test_non_face_image_and_hole_away_from_face_fall_back_to_mask_box():
     for photo, hole_mask in [(noise, hole), (np.asarray(astronaut()), _corner_hole())]:
         image, mask = _tensors(photo, hole_mask)
         strategy = AlignedFaceCrop()
-        got = strategy(image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
-        expected = MaskBoxCrop()(image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
+        got = _run(strategy, image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
+        expected = _run(MaskBoxCrop(), image, mask, _Recorder(paint=(1.0, 0.0, 0.0)), 128)
         assert strategy.last_used == ["fallback"]
         assert torch.equal(got, expected)
 
@@ -92,7 +98,8 @@ def test_inpaint_job_runs_native_models_on_the_aligned_face_unless_no_align():
     sizes: list[tuple[int, int]] = []
 
     def load(ctx):
-        def fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def fill(request: InpaintRequest) -> torch.Tensor:
+            image, mask = request.image, request.mask
             sizes.append(tuple(image.shape[-2:]))
             return image * (1 - mask) + mask * torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
 
@@ -102,19 +109,19 @@ def test_inpaint_job_runs_native_models_on_the_aligned_face_unless_no_align():
     register_inpainter(InpainterSpec(name, "fake 128 px face model", load, native_size=128, batchable=False))
     try:
         image, mask = _tensors(np.asarray(astronaut()), _mouth_hole())
-        aligned = InpaintProcessor(InpaintSettings(model=name, device="cpu")).pipeline
-        out = aligned.run(image, mask)
+        aligned = InpaintProcessor(InpaintSettings(model=name)).pipeline
+        out = aligned.run(InpaintRequest(image, mask))
         assert isinstance(aligned.crop_strategy, AlignedFaceCrop) and aligned.crop_strategy.last_used == [
             "face"
         ]
         hole = torch.from_numpy(_mouth_hole() > 0)
         assert torch.allclose(out[0][:, hole], torch.tensor([0.0, 0.0, 1.0]).view(3, 1), atol=0.02)
         assert torch.equal(out[0][:, ~hole], image[0][:, ~hole])  # composited: nothing else changed
-        plain = InpaintProcessor(InpaintSettings(model=name, device="cpu", align_faces=False)).pipeline
-        plain.run(image, mask)
+        plain = InpaintProcessor(InpaintSettings(model=name, align_faces=False)).pipeline
+        plain.run(InpaintRequest(image, mask))
         assert isinstance(plain.crop_strategy, MaskBoxCrop) and sizes == [(128, 128), (128, 128)]
     finally:
-        _SPECS.pop(name, None)
+        _SPECS.pop(("inpaint", name), None)
 
 
 def test_a_batch_of_faces_reaches_the_model_as_one_tensor():
@@ -126,7 +133,7 @@ def test_a_batch_of_faces_reaches_the_model_as_one_tensor():
     image, mask = torch.cat([t[0] for t in tensors]), torch.cat([t[1] for t in tensors])
     model = _Recorder(paint=(0.0, 1.0, 0.0))
     strategy = AlignedFaceCrop()
-    out = strategy(image, mask, model, 128)
+    out = _run(strategy, image, mask, model, 128)
     assert strategy.last_used == ["face", "face", "fallback"]
     assert [tuple(c[0].shape) for c in model.calls][0] == (2, 3, 128, 128)  # both faces, one call
     # The mirrored photo's crop is the mirror of the first one's.

@@ -4,9 +4,11 @@ Models trained on aligned faces (FFHQ / CelebA-HQ framing) fill far better when 
 to them the same way. For each image this strategy finds the faces and picks the one whose aligned
 square holds the whole hole (away from the square's edges); then `faces.roundtrip.round_trip`
 warps every chosen face and its hole into the model's native square, runs the model ONCE on all
-of them (one N-image tensor), and pastes only the hole pixels back through the exact inverse.
-Images without a suitable face (no face, non-face images, a hole outside every face square) go
-to the fallback strategy, together, in one call.
+of them (one `fill` call on a K-image request: per-item conditioning and generators follow their
+items), and pastes only the hole pixels back through the exact inverse. Images without a suitable
+face (no face, non-face images, a hole outside every face square) go to the fallback strategy,
+together, in one call. The pipeline has zeroed the hole pixels already, so faces are found on
+what the model may see.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from facefill.pipelines.crops import CropStrategy, MaskBoxCrop, NativeFill
+from facefill.pipelines.requests import InpaintRequest
 
 
 @dataclass
@@ -33,11 +36,10 @@ class AlignedFaceCrop:
     edge_margin: float = 0.03
     last_used: list[str] = field(default_factory=list)
 
-    def __call__(
-        self, image: torch.Tensor, mask: torch.Tensor, fill: NativeFill, native_size: int
-    ) -> torch.Tensor:
+    def __call__(self, request: InpaintRequest, fill: NativeFill, native_size: int) -> torch.Tensor:
         from facefill.faces.roundtrip import round_trip
 
+        image, mask = request.image, request.mask
         prediction = image.clone()
         photos = [
             image[n].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32) for n in range(len(image))
@@ -52,8 +54,9 @@ class AlignedFaceCrop:
         if on_face:
 
             def model(crops: np.ndarray, crop_holes: np.ndarray) -> np.ndarray:
-                batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(image)
-                out = fill(batch, torch.from_numpy(crop_holes)[:, None].to(image))
+                pixels = torch.from_numpy(crops).permute(0, 3, 1, 2).to(image)
+                holes_t = torch.from_numpy(crop_holes)[:, None].to(image)
+                out = fill(request.select(on_face).with_pixels(pixels, holes_t))
                 return out.permute(0, 2, 3, 1).detach().cpu().float().numpy()
 
             trip = round_trip(
@@ -68,7 +71,7 @@ class AlignedFaceCrop:
         rest = [n for n, used in enumerate(self.last_used) if used == "fallback"]
         if rest:
             idx = torch.tensor(rest, device=image.device)
-            prediction[idx] = self.fallback(image[idx], mask[idx], fill, native_size)
+            prediction[idx] = self.fallback(request.select(rest), fill, native_size).to(prediction)
         return prediction
 
     def _face_for(self, photo: np.ndarray, hole: np.ndarray, size: int):
