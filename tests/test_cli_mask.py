@@ -173,3 +173,37 @@ def test_usage_errors(tmp_path: Path) -> None:
     code, out = run("mask", "--count", "2", "-o", str(tmp_path))
     assert code == 2 and "--overwrite" in out
     assert run("mask", "--count", "2", "--overwrite", "-o", str(tmp_path))[0] == 0
+
+
+def test_masks_go_through_the_runner_with_sidecars_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    assert run("mask", "--count", "4", "--size", "32x32", "--seed", "3", "-o", str(out))[0] == 0
+    settings = json.loads((out / "mask_settings.json").read_text())
+    assert settings["seed"] == 3 and settings["size"] == "32x32"
+    sidecar = json.loads((out / "mask_00002.json").read_text())
+    values = np.asarray(Image.open(out / "mask_00002.png"))
+    assert sidecar["hole_ratio"] == pytest.approx((values == 255).mean())
+    assert sidecar["input"] == str(out / "mask_settings.json") and sidecar["kind"] == "freeform"
+    # an interrupted run: one mask lost; --resume remakes exactly it, byte for byte, and keeps the rest
+    lost = (out / "mask_00001.png").read_bytes()
+    (out / "mask_00001.png").unlink()
+    kept = (out / "mask_00003.png").stat().st_mtime_ns
+    code, text = run("mask", "--count", "6", "--size", "32x32", "--seed", "3", "--resume", "-o", str(out))
+    assert code == 0 and "skipped 3 (3 already done)" in text, text
+    assert (out / "mask_00001.png").read_bytes() == lost
+    assert (out / "mask_00003.png").stat().st_mtime_ns == kept
+    assert json.loads((out / "masks.json").read_text())["count"] == 6
+    # mask i does not depend on how many masks are made: the first 4 of the 6 equal a 4-mask run
+    fresh = tmp_path / "fresh"
+    assert run("mask", "--count", "4", "--size", "32x32", "--seed", "3", "-o", str(fresh))[0] == 0
+    assert all((fresh / f"mask_{i:05d}.png").read_bytes() == (out / f"mask_{i:05d}.png").read_bytes()
+               for i in range(4))  # fmt: skip
+    code, text = run("mask", "--count", "6", "--size", "32x32", "--seed", "4", "--resume", "-o", str(out))
+    assert code == 2 and "seed" in text and "other settings" in text
+
+
+def test_every_generated_kind_has_a_sampler() -> None:
+    from facefill.cli.mask import KINDS
+    from facefill.jobs.mask_job import SAMPLERS
+
+    assert set(KINDS) == set(SAMPLERS) | {"region"}

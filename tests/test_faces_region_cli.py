@@ -62,3 +62,24 @@ def test_region_union_all_faces_and_no_face_photo(tmp_path):
 def test_region_needs_a_known_region_name(tmp_path):
     res = _mask_cli("--region", "ears", str(ASTRONAUT), "-o", str(tmp_path / "m"))
     assert res.exit_code == 2 and "unknown" in res.output
+
+
+def test_region_manifest_lists_the_photos_that_worked_and_resume_skips_them(tmp_path):
+    import json
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ASTRONAUT, photos / "a.jpg")
+    Image.fromarray(np.full((64, 64, 3), 80, np.uint8)).save(photos / "blank.png")
+    out = tmp_path / "m"
+    res = _mask_cli("--region", "mouth", str(photos), "-o", str(out))
+    assert res.exit_code == 1 and "blank.png" in res.output
+    manifest = json.loads((out / "masks.json").read_text())
+    mask = np.asarray(Image.open(out / "a_mask.png")) > 127
+    assert list(manifest["hole_ratios"]) == ["a_mask.png"] and manifest["count"] == 1
+    assert manifest["hole_ratios"]["a_mask.png"] == pytest.approx(mask.mean())
+    sidecar = json.loads((out / "a_mask.json").read_text())
+    assert sidecar["faces"] == 1 and sidecar["regions"] == ["mouth"] and sidecar["input"].endswith("a.jpg")
+    assert not (out / "blank_mask.png").exists()
+    again = _mask_cli("--region", "mouth", "--resume", str(photos), "-o", str(out))
+    assert again.exit_code == 1 and "1 already done" in again.output  # blank.png still fails alone

@@ -1,64 +1,29 @@
-"""`facefill mask`: generate hole masks (free-form strokes, boxes, irregular) or summarise a folder.
+"""`facefill mask`: generate hole masks (free-form strokes, boxes, irregular, face regions) or
+summarise a folder.
 
-Heavy imports (numpy, PIL, OpenCV) happen inside functions: importing this module costs only click.
+Generation runs through the batch runner (facefill.jobs.mask_job, jobs.region_mask_job): atomic
+writes, a sidecar per mask, per-item errors, `--resume`, a summary and exit code like `inpaint`.
+This module only parses. Heavy imports (numpy, PIL, OpenCV) happen inside functions.
 
-Adding a mask kind (e.g. faces' `region`): write a handler `handler(request: MaskRequest)` that
-yields `(file_stem, bool H×W mask)` pairs, add `"region": "package.module:handler"` to KINDS
-below, and add any option it needs to the `mask` command (stash its value in `request.extra`).
-Photos given on the command line arrive in `request.inputs`.
+Adding a generated kind: a sampler in facefill.jobs.mask_job.SAMPLERS and its name in KINDS below.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from facefill.cli.region_mask import region_options
+from facefill.cli.region_mask import region_options, region_settings
 from facefill.errors import UsageError
 
-if TYPE_CHECKING:
-    import numpy as np
-
-MaskHandler = Callable[["MaskRequest"], Iterator[tuple[str, "np.ndarray"]]]
-
-# kind -> "module:handler". Handlers are imported only when their kind is used.
-KINDS: dict[str, str] = {
-    "freeform": "facefill.cli.mask:freeform_masks",
-    "deepfill": "facefill.cli.mask:deepfill_masks",
-    "box": "facefill.cli.mask:box_masks",
-    "irregular": "facefill.cli.mask:irregular_masks",
-    "region": "facefill.cli.region_mask:region_masks",
-}
+KINDS: tuple[str, ...] = ("freeform", "deepfill", "box", "irregular", "region")
 KINDS_WITH_INPUTS: set[str] = {"region"}  # kinds that take PHOTOS arguments
-MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".npy")
 STATS_BINS = 10
 
 
-@dataclass(frozen=True)
-class MaskRequest:
-    """Everything a kind handler may need, parsed and validated."""
-
-    kind: str
-    count: int
-    height: int
-    width: int
-    seed: int
-    ratio_bin: Any = None  # facefill.masks.stats.RatioBin | None
-    max_tries: int = 1000
-    box_size: str = "0.25-0.5"
-    box_position: str = "random"
-    source_dir: Path | None = None
-    inputs: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 # ---------------------------------------------------------------------------------------- parsing
-
 
 def parse_size(text: str) -> tuple[int, int]:
     """ "WxH" (or "N" for a square) -> (height, width)."""
@@ -75,32 +40,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def parse_box_size(text: str, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """ "MIN-MAX" (or one value) in pixels, or as fractions of the side when written with a dot."""
-    parts = text.split("-")
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2:
-        raise UsageError(f"--box-size {text!r} is not MIN-MAX (e.g. 64-128 pixels or 0.25-0.5 of the side)")
-
-    def side(part: str, length: int) -> int:
-        try:
-            value = float(part) * length if "." in part else int(part)
-        except ValueError as exc:
-            raise UsageError(f"--box-size {text!r}: {part!r} is not a number") from exc
-        return max(1, int(round(value)))
-
-    ranges = []
-    for length in (height, width):
-        low, high = side(parts[0], length), side(parts[1], length)
-        if low > high or high > length:
-            raise UsageError(
-                f"--box-size {text!r} gives {low}..{high} px on a {length} px side: use MIN <= MAX <= side"
-            )
-        ranges.append((low, high))
-    return ranges[0], ranges[1]
-
-
 def _parse_ratio_bin(text: str | None) -> Any:
     if text is None:
         return None
@@ -112,132 +51,6 @@ def _parse_ratio_bin(text: str | None) -> Any:
         raise UsageError(f"--ratio-bin: {exc}") from exc
 
 
-# --------------------------------------------------------------------------------------- handlers
-
-
-def _random_masks(
-    request: MaskRequest, sampler: Callable[[Any], Any], what: str
-) -> Iterator[tuple[str, Any]]:
-    """`count` masks from one seeded Generator, kept only inside --ratio-bin (bounded retries)."""
-    import numpy as np
-
-    from facefill.masks.generate import sample_in_ratio_bin
-
-    rng = np.random.default_rng(request.seed)
-    for index in range(request.count):
-        mask = sample_in_ratio_bin(
-            sampler, rng, request.ratio_bin, max_tries=request.max_tries, description=what
-        )
-        yield f"mask_{index:05d}", mask
-
-
-def freeform_masks(request: MaskRequest) -> Iterator[tuple[str, Any]]:
-    from facefill.masks.generate import brush_strokes
-
-    return _random_masks(
-        request, lambda rng: brush_strokes(rng, request.height, request.width), "freeform masks"
-    )
-
-
-def deepfill_masks(request: MaskRequest) -> Iterator[tuple[str, Any]]:
-    from facefill.masks.generate import deepfill_mask
-
-    return _random_masks(
-        request, lambda rng: deepfill_mask(rng, request.height, request.width), "deepfill masks"
-    )
-
-
-def box_masks(request: MaskRequest) -> Iterator[tuple[str, Any]]:
-    from facefill.masks.generate import box_mask
-
-    ranges = parse_box_size(request.box_size, request.height, request.width)
-    return _random_masks(
-        request,
-        lambda rng: box_mask(
-            rng, request.height, request.width, size_range=ranges, position=request.box_position
-        ),
-        "box masks",
-    )
-
-
-def irregular_masks(request: MaskRequest) -> Iterator[tuple[str, Any]]:
-    from facefill.io.masks import read_mask
-    from facefill.masks.generate import irregular_mask
-
-    if request.source_dir is None:
-        raise UsageError("--kind irregular needs --from DIR (a folder of masks to sample, white = hole)")
-    sources = list_mask_files(request.source_dir)
-    if not sources:
-        raise UsageError(f"--from {request.source_dir} holds no mask files ({', '.join(MASK_SUFFIXES)})")
-
-    def sample(rng: Any) -> Any:
-        source = read_mask(sources[int(rng.integers(len(sources)))]) > 0
-        return irregular_mask(rng, source, request.height, request.width)
-
-    return _random_masks(request, sample, f"irregular masks from {request.source_dir}")
-
-
-def list_mask_files(folder: Path) -> list[Path]:
-    """Mask files directly inside `folder`, sorted by name (the order fixes what a seed picks)."""
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder: pass a folder of masks")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES)
-
-
-def resolve_handler(kind: str) -> MaskHandler:
-    module_name, attr = KINDS[kind].split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-# ---------------------------------------------------------------------------------------- writing
-
-
-def write_masks(
-    masks: Iterator[tuple[str, Any]], output: Path, *, overwrite: bool
-) -> list[tuple[str, int, int]]:
-    """Write 8-bit single-channel PNGs (0 keep, 255 hole) atomically; return (name, holes, total)."""
-    import io as bytes_io
-
-    import numpy as np
-    from PIL import Image
-
-    from facefill.io.files import atomic_write_bytes
-    from facefill.masks.stats import hole_count
-
-    written = []
-    for stem, mask in masks:
-        target = output / f"{stem}.png"
-        if target.exists() and not overwrite:
-            raise UsageError(f"{target} already exists: pass --overwrite or choose another -o folder")
-        buffer = bytes_io.BytesIO()
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(buffer, format="PNG")
-        atomic_write_bytes(target, buffer.getvalue())
-        written.append((target.name, *hole_count(mask)))
-    return written
-
-
-def write_manifest(output: Path, request: MaskRequest, written: list[tuple[str, int, int]]) -> None:
-    """`masks.json` beside the masks: the settings that reproduce them and each file's hole ratio."""
-    import json
-
-    from facefill import __version__
-    from facefill.io.files import atomic_write_bytes
-
-    manifest = {
-        "facefill_version": __version__,
-        "kind": request.kind,
-        "seed": request.seed,
-        "size": f"{request.width}x{request.height}",
-        "count": len(written),
-        "ratio_bin": None if request.ratio_bin is None else str(request.ratio_bin),
-        "box_size": request.box_size if request.kind == "box" else None,
-        "box_position": request.box_position if request.kind == "box" else None,
-        "source_dir": None if request.source_dir is None else str(request.source_dir),
-        "hole_ratios": {name: holes / total for name, holes, total in written},
-    }
-    atomic_write_bytes(output / "masks.json", (json.dumps(manifest, indent=1) + "\n").encode())
-
-
 # ------------------------------------------------------------------------------------------ stats
 
 
@@ -245,6 +58,7 @@ def folder_stats(folder: Path) -> tuple[list[tuple[int, int]], list[str]]:
     """(hole, total) pixel counts of every mask in `folder`, plus one line per unreadable file."""
     from facefill.errors import FacefillError
     from facefill.io.masks import read_mask
+    from facefill.jobs.mask_job import list_mask_files
     from facefill.masks.stats import hole_count
 
     counts, problems = [], []
@@ -334,6 +148,9 @@ def print_stats(folder: Path, counts: list[tuple[int, int]]) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder for mask_00000.png ...")
 @click.option("--overwrite", is_flag=True, help="Replace masks already in the output folder.")
 @click.option(
+    "--resume", is_flag=True, help="Keep masks an interrupted run (same settings) finished; make the rest."
+)
+@click.option(
     "--stats",
     "stats_dir",
     type=click.Path(path_type=Path),
@@ -355,6 +172,7 @@ def mask(
     source_dir: Path | None,
     output: Path | None,
     overwrite: bool,
+    resume: bool,
     stats_dir: Path | None,
     **region_extra: Any,
 ) -> None:
@@ -373,6 +191,8 @@ def mask(
         for line in problems:
             click.echo(f"warning: skipped {line}", err=True)
         if not counts:
+            from facefill.jobs.mask_job import MASK_SUFFIXES
+
             raise UsageError(f"--stats {stats_dir}: no readable masks ({', '.join(MASK_SUFFIXES)})")
         print_stats(stats_dir, counts)
         return
@@ -380,6 +200,10 @@ def mask(
         raise UsageError("pass -o DIR for the generated masks (or --stats DIR to summarise a folder)")
     if inputs and kind not in KINDS_WITH_INPUTS:
         raise UsageError(f"--kind {kind} takes no PHOTOS arguments (got {inputs[0]!r}...)")
+    if overwrite and resume:
+        raise UsageError("--overwrite and --resume contradict each other: pick one")
+    from facefill.jobs.mask_job import MaskRequest
+
     height, width = parse_size(size_text)
     request = MaskRequest(
         kind=kind,
@@ -395,10 +219,39 @@ def mask(
         inputs=inputs,
         extra=region_extra,
     )
-    if kind == "box":
-        parse_box_size(box_size, height, width)  # fail on a bad --box-size before writing anything
-    written = write_masks(resolve_handler(kind)(request), output, overwrite=overwrite)
-    write_manifest(output, request, written)
+    debug = bool((ctx.obj or {}).get("debug"))
+    code, ratios = _generate(request, output, overwrite=overwrite, resume=resume, quiet=quiet, debug=debug)
     if not quiet:
-        mean = sum(holes / total for _, holes, total in written) / max(1, len(written))
-        click.echo(f"wrote {len(written)} {kind} masks to {output} (mean hole ratio {mean * 100:.1f}%)")
+        mean = sum(ratios.values()) / max(1, len(ratios))
+        click.echo(f"wrote {len(ratios)} {kind} masks to {output} (mean hole ratio {mean * 100:.1f}%)")
+    ctx.exit(code)
+
+
+def _generate(
+    request: Any, output: Path, *, overwrite: bool, resume: bool, quiet: bool, debug: bool
+) -> tuple[int, dict[str, float]]:
+    """Plan, check, run (facefill.jobs) and write masks.json; returns (exit code, hole ratios)."""
+    from facefill.jobs import mask_job
+    from facefill.jobs.batch_command import BatchSettings, run_batch_command
+    from facefill.jobs.plan import PlanRequest
+
+    settings = None
+    if request.kind == "region":
+        from facefill.jobs.region_mask_job import RegionMaskProcessor, plan_regions
+
+        settings = region_settings(request.extra, request.inputs)
+        items = plan_regions(request.inputs, output)
+        processor: Any = RegionMaskProcessor(settings)
+    else:
+        items = mask_job.plan_generated(request, output)
+        processor = mask_job.GeneratedMaskProcessor(request)
+        processor.draw(items[0].name)  # impossible settings (--ratio-bin) fail once, before any file
+    mask_job.prepare_folder(items, output, overwrite=overwrite, resume=resume)
+    output.mkdir(parents=True, exist_ok=True)
+    if request.kind != "region":
+        mask_job.write_settings(request, output, resume=resume)
+    # face detection is the cost of a region item: batch 1 (a failing photo is never recomputed)
+    batch = BatchSettings(overwrite=overwrite, quiet=quiet, debug=debug, batch_size=1 if settings else 8)
+    code = run_batch_command(PlanRequest(inputs=request.inputs), lambda warn: processor, batch,
+                             plan=lambda _request: items)  # fmt: skip
+    return code, mask_job.write_manifest(output, request, items)

@@ -1,14 +1,12 @@
-"""`facefill mask --kind region`: face-region masks (mouth, eyes, lower face...) for real photos.
+"""`facefill mask --kind region`: the options for face-region masks (mouth, eyes, lower face...).
 
-Each photo gives one mask `NAME_mask.png` at the photo's own (upright) size, the union of the
-requested regions over the chosen faces, grown by `--dilate`. The `_mask` suffix lets
-`facefill inpaint photos/ --mask masks/` pair masks with their photos. Only click is imported here
-at module level; the handler imports cv2/dlib when it runs.
+The work itself (one `NAME_mask.png` per photo) is facefill.jobs.region_mask_job, run by the batch
+runner. Only click is imported here at module level; validation imports the faces package lazily.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
@@ -42,18 +40,13 @@ def region_options(func: F) -> F:
     return func
 
 
-def region_masks(request: Any) -> Iterator[tuple[str, Any]]:
-    """Handler for facefill.cli.mask: yields (`REL_STEM_mask`, bool H×W) per photo with a face."""
-    import numpy as np
-
-    from facefill.errors import FacefillError, UsageError
-    from facefill.faces.find import find_faces
-    from facefill.faces.regions import LANDMARK_REGIONS, LandmarkRegionProvider
+def region_settings(extra: dict[str, Any], inputs: tuple[str, ...]) -> Any:
+    """Validate the `--kind region` options into a facefill.jobs.region_mask_job.RegionSettings."""
+    from facefill.errors import UsageError
+    from facefill.faces.regions import LANDMARK_REGIONS
     from facefill.faces.select import parse_face_choice
-    from facefill.io.images import read_image
-    from facefill.jobs.discover import discover_inputs
+    from facefill.jobs.region_mask_job import RegionSettings
 
-    extra = request.extra
     text = extra.get("region_names")
     if not text:
         raise UsageError(f"--kind region needs --region NAME ({REGION_HELP})")
@@ -61,26 +54,9 @@ def region_masks(request: Any) -> Iterator[tuple[str, Any]]:
     unknown = [n for n in names if n not in LANDMARK_REGIONS]
     if unknown:
         raise UsageError(f"--region {', '.join(unknown)}: unknown; use {REGION_HELP}")
-    if not request.inputs:
+    if not inputs:
         raise UsageError(
             "--kind region needs PHOTOS: facefill mask --kind region --region mouth PHOTOS -o DIR"
         )
     choice = parse_face_choice(extra.get("region_face", "largest"))
-    provider = LandmarkRegionProvider(dilate=int(extra.get("region_dilate", 0)))
-    failed: list[str] = []
-    for photo in discover_inputs(list(request.inputs)):
-        try:
-            image = read_image(photo.path)
-            faces = find_faces(image.rgb, choice=choice, source=str(photo.path))
-        except FacefillError as exc:  # no face, unreadable photo: report it, go on
-            click.echo(f"warning: {exc}; no mask written", err=True)
-            failed.append(str(photo.path))
-            continue
-        mask = np.zeros(image.size, bool)
-        for face in faces:
-            for region in provider.regions(image.rgb, face, names).values():
-                mask |= region > 0.5
-        yield photo.rel.with_suffix("").as_posix() + "_mask", mask
-    if failed:
-        listed = ", ".join(failed[:5])
-        raise FacefillError(f"{len(failed)} photo(s) got no mask (see the warnings above): {listed}")
+    return RegionSettings(regions=tuple(names), face=choice, dilate=int(extra.get("region_dilate", 0)))
