@@ -6,10 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from facefill.faces.paste import FACE_MASK_FEATHER, FACE_MASK_GROW
 from facefill.faces.regions import draw_region, landmark_polygons
 from facefill.faces.roundtrip import (
-    FACE_MASK_FEATHER,
-    FACE_MASK_GROW,
     FaceSearch,
     align_crops,
     paste_crops,

@@ -5,7 +5,8 @@ average when the crop is much larger than the face in the photo, to avoid aliasi
 with crop-space weights: by default the crop square with soft edges; `faces.roundtrip` passes a
 feathered face mask instead (no seam at the square's edge). A photo-space hole mask can restrict
 the blend further, so that only the pixels a model was asked to change are replaced. Where the
-weight is 0 the photo's own pixels are kept bit for bit.
+weight is 0 the photo's own pixels are kept bit for bit. `face_mask` and `change_weights` make
+those weights for the round trip.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import cv2
 import numpy as np
 
 from facefill.faces.align import _cast_like, _scale_about_centres, _translate, apply_matrix
+
+UNCHANGED_TOL = 1.5 / 255.0  # below this difference (after a 1 px blur) a crop pixel is "unchanged"
+FACE_MASK_FEATHER = 0.06  # fade of the face mask, as a fraction of the crop side
+FACE_MASK_GROW = 0.02  # the face hull is grown by this fraction before feathering
 
 
 def crop_blend_mask(size: int, feather: float) -> np.ndarray:
@@ -102,3 +107,38 @@ def rescale_crop_matrix(crop_to_photo: np.ndarray, from_size: int, to_size: int)
     return np.asarray(crop_to_photo, dtype=np.float64) @ np.array(
         [[r, 0.0, off], [0.0, r, off], [0.0, 0.0, 1.0]]
     )
+
+
+def face_mask(crop_landmarks: np.ndarray, size: int, feather_px: float | None = None) -> np.ndarray:
+    """size×size float32 face-region weights: 1 on the (grown) face hull, a linear fade of
+    `feather_px` (default FACE_MASK_FEATHER of the side) outside it, 0 at the crop's edges."""
+    from facefill.faces.regions import draw_region, landmark_polygons
+    from facefill.masks.ops import dilate, feather
+
+    hull = draw_region((size, size), landmark_polygons(crop_landmarks)["face"])
+    grown = dilate(hull, max(1, int(round(FACE_MASK_GROW * size))))
+    fade = max(1.0, FACE_MASK_FEATHER * size if feather_px is None else float(feather_px))
+    soft = feather(grown, int(round(fade)))
+    # Fade out before the square's edge too (a chin near the bottom must not end in a hard line):
+    # 0 within FACE_MASK_GROW of the edge, full weight `fade` further in.
+    idx = np.arange(size, dtype=np.float32)
+    edge = np.minimum(idx + 0.5, size - 0.5 - idx) - FACE_MASK_GROW * size
+    ramp = np.clip(edge / fade, 0.0, 1.0)
+    return (soft * np.minimum(ramp[None, :], ramp[:, None])).astype(np.float32)
+
+
+def change_weights(processed: np.ndarray, original: np.ndarray, tol: float = UNCHANGED_TOL) -> np.ndarray:
+    """S×S weights: 0 where processed ≈ original (float [0,1] crops), 1 from 2·tol of difference."""
+    if original.shape[:2] != processed.shape[:2]:
+        original = cv2.resize(original, processed.shape[1::-1], interpolation=cv2.INTER_AREA)
+        original = original[:, :, None] if original.ndim == 2 else original
+    diff = np.abs(processed.astype(np.float32) - original.astype(np.float32)).reshape(
+        *processed.shape[:2], -1
+    )
+    smooth = cv2.GaussianBlur(diff.max(axis=2), (0, 0), sigmaX=1.0)
+    return np.clip((smooth - tol) / tol, 0.0, 1.0).astype(np.float32)
+
+
+def resolution_loss(crop_to_photo: np.ndarray) -> float:
+    """Photo pixels per crop pixel along a side (> 1: the crop is coarser than the photo)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(crop_to_photo)[:2, :2]))))

@@ -13,6 +13,7 @@ API (numpy, channel-last; photos may be uint8, uint16 or float in [0,1], H×W or
         feathered face mask, size×size float32), .pixels() (float32 [0,1] crop), .matrix
     face_mask(crop_landmarks, size, feather_px=None) -> size×size float32: soft weights of the face
         region (hull of jaw, brows and forehead, feathered), 0 at the crop's edges: the blend
+        (defined in faces.paste with change_weights and the UNCHANGED_TOL / FACE_MASK_* constants)
     region_in_crop(region, crop) -> size×size {0,1}: a photo-sized mask (a hole) seen in the crop
     face_holding(faces, region, size) -> Face | None: the face whose aligned square holds the region
     paste_crops(photo, crops, processed, *, regions=None, changed=None, keep_unchanged=True,
@@ -45,11 +46,8 @@ import numpy as np
 from facefill.errors import FacefillError, FaceNotFoundError
 from facefill.faces.align import AlignedFace, align_face, apply_matrix, ffhq_quad, quad_matrix
 from facefill.faces.face import Face
-from facefill.faces.paste import paste_back, rescale_crop_matrix
+from facefill.faces.paste import change_weights, face_mask, paste_back, rescale_crop_matrix, resolution_loss
 
-UNCHANGED_TOL = 1.5 / 255.0  # below this difference (after a 1 px blur) a crop pixel is "unchanged"
-FACE_MASK_FEATHER = 0.06  # feather of the face mask, as a fraction of the crop side
-FACE_MASK_GROW = 0.02  # the face hull is grown by this fraction before feathering
 RESOLUTION_WARN_RATIO = 2.0  # warn when the face in the photo has this many more pixels per side
 
 Process = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
@@ -121,24 +119,6 @@ def to_unit(image: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) / np.float32(unit_scale(img.dtype))
 
 
-def face_mask(crop_landmarks: np.ndarray, size: int, feather_px: float | None = None) -> np.ndarray:
-    """size×size float32 face-region weights: 1 on the (grown) face hull, a linear fade of
-    `feather_px` (default FACE_MASK_FEATHER of the side) outside it, 0 at the crop's edges."""
-    from facefill.faces.regions import draw_region, landmark_polygons
-    from facefill.masks.ops import dilate, feather
-
-    hull = draw_region((size, size), landmark_polygons(crop_landmarks)["face"])
-    grown = dilate(hull, max(1, int(round(FACE_MASK_GROW * size))))
-    fade = max(1.0, FACE_MASK_FEATHER * size if feather_px is None else float(feather_px))
-    soft = feather(grown, int(round(fade)))
-    # Fade out before the square's edge too (a chin near the bottom must not end in a hard line):
-    # 0 within FACE_MASK_GROW of the edge, full weight `fade` further in.
-    idx = np.arange(size, dtype=np.float32)
-    edge = np.minimum(idx + 0.5, size - 0.5 - idx) - FACE_MASK_GROW * size
-    ramp = np.clip(edge / fade, 0.0, 1.0)
-    return (soft * np.minimum(ramp[None, :], ramp[:, None])).astype(np.float32)
-
-
 def align_crops(
     photo: np.ndarray,
     faces: Sequence[Face],
@@ -192,23 +172,6 @@ def face_holding(
         if best is None or spread < best[0]:
             best = (spread, face)
     return None if best is None else best[1]
-
-
-def change_weights(processed: np.ndarray, original: np.ndarray, tol: float = UNCHANGED_TOL) -> np.ndarray:
-    """S×S weights: 0 where processed ≈ original (float [0,1] crops), 1 from 2·tol of difference."""
-    if original.shape[:2] != processed.shape[:2]:
-        original = cv2.resize(original, processed.shape[1::-1], interpolation=cv2.INTER_AREA)
-        original = original[:, :, None] if original.ndim == 2 else original
-    diff = np.abs(processed.astype(np.float32) - original.astype(np.float32)).reshape(
-        *processed.shape[:2], -1
-    )
-    smooth = cv2.GaussianBlur(diff.max(axis=2), (0, 0), sigmaX=1.0)
-    return np.clip((smooth - tol) / tol, 0.0, 1.0).astype(np.float32)
-
-
-def resolution_loss(crop_to_photo: np.ndarray) -> float:
-    """Photo pixels per crop pixel along a side (> 1: the crop is coarser than the photo)."""
-    return float(np.sqrt(abs(np.linalg.det(np.asarray(crop_to_photo)[:2, :2]))))
 
 
 def paste_crops(
