@@ -23,6 +23,7 @@ import numpy as np
 
 from facefill.errors import FacefillError, ImageReadError, OutputError
 from facefill.jobs.discover import IMAGE_EXTENSIONS
+from facefill.jobs.outputs import ItemOutputs
 from facefill.jobs.plan import WorkItem
 
 FACE_SUFFIX = "_face"
@@ -114,7 +115,9 @@ class AlignProcessor:
             "transform": crops[index].aligned.transform_dict(),
         }
 
-    def save_outputs(self, item: WorkItem, image: Any, crops: list[Any], outputs: Any) -> dict[str, Any]:
+    def save_outputs(
+        self, item: WorkItem, image: Any, crops: list[Any], outputs: ItemOutputs
+    ) -> dict[str, Any]:
         from facefill.io.images import write_image
 
         like = _crop_like(image)
