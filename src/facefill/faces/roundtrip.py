@@ -18,8 +18,12 @@ API (numpy, channel-last; photos may be uint8, uint16 or float in [0,1], H×W or
     face_holding(faces, region, size) -> Face | None: the face whose aligned square holds the region
     paste_crops(photo, crops, processed, *, regions=None, changed=None, keep_unchanged=True,
                 warn=None, source="image") -> a pasted copy of photo (its dtype)
-    round_trip(photos, process, *, size=1024, faces=None, regions=None, search=FaceSearch(), ...)
+    round_trip(photos, process, *, size=1024, faces=None, regions=None, search=FaceSearch(),
+               keep_unchanged=True, feather=None, warn=None, sources=None)
         -> RoundTrip(photos, crops, processed, errors)
+
+e.g. an editor: `round_trip(photos, optimise, size=1024, warn=warn).photos`; inpaint:
+`round_trip(photos, fill, size=256, faces=[[f] ...], regions=holes)`.
 
 `process(crops, masks)` is called ONCE per round trip: crops N×S×S×C float32 in [0,1] (every face
 of every photo), masks N×S×S float32 (the photo `regions` seen in each crop when given, else the
