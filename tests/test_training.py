@@ -369,8 +369,8 @@ def test_lite_recipe_terms_are_the_documented_losses(tmp_path: Path) -> None:
     image, mask, filled = batch["image"], batch["mask"], batch["filled"]
     expected = filled.clamp(0, 1) * mask + image * (1 - mask)
     torch.testing.assert_close(pred.composite, expected)
-    assert float(terms["l1"]) == pytest.approx(float(hole_l1(expected, image, mask)))
-    assert float(terms["ssim"]) == pytest.approx(1 - float(ssim(expected, image)))
+    assert float(terms["l1"].detach()) == pytest.approx(float(hole_l1(expected, image, mask)))
+    assert float(terms["ssim"].detach()) == pytest.approx(1 - float(ssim(expected, image)))
     assert recipe.critic_inputs(batch)[0] is mask
 
 
@@ -414,3 +414,16 @@ def test_labelled_images_read_both_l2m_layouts(tmp_path: Path) -> None:
     pairs = list_labelled_images(tmp_path / "l2m2", "test")
     assert pairs == [(p, "smile") for p in c]
     assert [p for p, _ in pairs] == list_images(tmp_path / "l2m2", "test")
+
+
+def test_resume_refuses_a_checkpoint_of_another_recipe(tmp_path: Path) -> None:
+    from facefill.errors import UsageError
+
+    class Other(LiteRecipe):
+        name = "other-lite"
+
+    first = _tiny_trainer(tmp_path, steps=1)
+    first.run(progress=False, num_workers=0)
+    other = Trainer(TrainConfig(steps=2), first.batches, tmp_path / "run2", recipe=Other(**TINY))
+    with pytest.raises(UsageError, match="--recipe facefill-lite"):
+        other.load(tmp_path / "run" / "checkpoints" / "last.pt")

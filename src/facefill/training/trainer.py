@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from facefill.errors import UsageError
 from facefill.training.recipe import Recipe, build_recipe
 
 CKPT_NAME = "last.pt"
@@ -127,7 +128,12 @@ class Trainer:
 
     def load(self, path: str | Path) -> None:
         """Restore everything saved by `save` (weights_only: no pickled code is executed)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from facefill.weights.safe_load import load_torch_pickle
+
+        state = load_torch_pickle(Path(path))
+        trained = state.get("recipe", {}).get("name", self.recipe.name)
+        if trained != self.recipe.name:
+            raise UsageError(f"--resume: {path} was trained by recipe {trained}; add --recipe {trained}")
         _unwrap(self.g).load_state_dict(state["generator"])
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
