@@ -136,9 +136,10 @@ def registry_fill(name: str) -> Fill | str:
     try:
         import torch
 
-        from facefill.pipelines.registry import LoadContext, get_inpainter
+        from facefill.pipelines.registry import get_inpainter
+        from facefill.runtime.context import RunContext
 
-        model = get_inpainter(name).load(LoadContext(device="cpu", offline=True))
+        model = get_inpainter(name).load(RunContext(device="cpu", offline=True))
     except Exception as exc:  # missing weights/modules: report, do not fail the benchmark
         return f"unavailable ({type(exc).__name__}: {str(exc)[:80]})"
 

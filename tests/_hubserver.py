@@ -27,7 +27,8 @@ def wenv(tmp_path, monkeypatch, hub):
     """An isolated weights environment: own cache, own registry path, Hub endpoint on loopback."""
     import huggingface_hub.constants as hf_constants
 
-    from facefill.weights import config, download, registry
+    from facefill.runtime.context import RunContext
+    from facefill.weights import download, registry
 
     home = tmp_path / "home"
     monkeypatch.setenv("FACEFILL_HOME", str(home))
@@ -45,18 +46,16 @@ def wenv(tmp_path, monkeypatch, hub):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setattr(hf_constants, "AGENT_HARNESSES_PATH", str(tmp_path / "hf-home" / "agents.json"))
     monkeypatch.setattr(download, "RETRY_BACKOFF_S", 0.0)
-    config.reset()
-    config.set_progress(False)
     registry.clear_cache()
 
     class Env:
         root = tmp_path
         server = hub
+        ctx = RunContext(progress=False)  # online; tests derive offline / require-hash variants
 
         def registry(self, items: list[dict]) -> Path:
             registry.clear_cache()
             return write_registry(tmp_path / "registry.toml", items)
 
     yield Env()
-    config.reset()
     registry.clear_cache()

@@ -204,14 +204,13 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def resolve_in_child(name: str, results) -> None:
+def resolve_in_child(name: str, context, results) -> None:
     """multiprocessing target: resolve `name` in a fresh process and report (path, sha256) or the error."""
-    from facefill.weights import config, resolve
+    from facefill.weights import resolve
     from facefill.weights.verify import sha256_file
 
-    config.set_progress(False)
     try:
-        path = resolve(name)
+        path = resolve(name, context)
         results.put((str(path), sha256_file(path)))
     except Exception as exc:  # reported to the parent test
         results.put(("error", repr(exc)))

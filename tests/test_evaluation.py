@@ -197,7 +197,7 @@ def test_eval_uses_lpips_arcface_and_fid_when_their_weights_are_present(tmp_path
 
     from facefill.evaluation.runner import EvalOptions, evaluate
     from facefill.models import build
-    from facefill.weights import config
+    from facefill.runtime.context import RunContext
 
     monkeypatch.setenv("FACEFILL_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -215,16 +215,12 @@ def test_eval_uses_lpips_arcface_and_fid_when_their_weights_are_present(tmp_path
     overrides = {}
     for name, state in files.items():
         torch.save(state, tmp_path / f"{name}.pth")
-        overrides[name] = tmp_path / f"{name}.pth"
-    config.reset()
-    config.set_overrides(overrides)
-    try:
-        images, masks = _dataset(tmp_path)
-        pairs = pairs_mod.make_pairs(images, masks, 3, seed=0)
-        opts = EvalOptions(models=["telea"], device="cpu", identity=True, image_size=32)
-        result = evaluate(pairs, images, masks, opts)
-    finally:
-        config.reset()
+        overrides[name] = str(tmp_path / f"{name}.pth")
+    context = RunContext(device="cpu", weights=overrides)
+    images, masks = _dataset(tmp_path)
+    pairs = pairs_mod.make_pairs(images, masks, 3, seed=0)
+    opts = EvalOptions(models=["telea"], identity=True, image_size=32)
+    result = evaluate(pairs, images, masks, opts, context=context)
     assert not [n for n in result.notes if "LPIPS" in n or "ArcFace" in n or "FID" in n], result.notes
     assert len(result.rows) == 3
     for row in result.rows:

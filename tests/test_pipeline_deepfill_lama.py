@@ -1,7 +1,7 @@
 """Inpainter adapters for the published networks: DeepFillv2 (nipponjo files) and LaMa (TorchScript).
 
 Weights are tiny stand-ins written to tmp_path and handed over the way `--weights NAME=PATH` does
-(LoadContext.weights_overrides), so the real loading code path runs without any download.
+(a RunContext's `weights`), so the real loading code path runs without any download.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from facefill.errors import WeightsError
 from facefill.pipelines import deepfill, lama
-from facefill.pipelines.registry import LoadContext
+from facefill.runtime.context import RunContext
 from manifest_utils import random_state_dict
 
 torch.set_num_threads(1)
@@ -46,7 +46,7 @@ def _deepfill_file(tmp_path, flavour: str, *, with_fuse: bool = False) -> str:
 
 def _load_deepfill(tmp_path, flavour: str = "pt"):
     name = "deepfillv2-celebahq" if flavour == "pt" else "deepfillv2-celebahq-tf"
-    ctx = LoadContext(weights_overrides={name: _deepfill_file(tmp_path, flavour)})
+    ctx = RunContext(device="cpu", weights={name: _deepfill_file(tmp_path, flavour)})
     return deepfill.CELEBAHQ_SPEC.load(ctx)
 
 
@@ -104,26 +104,22 @@ def test_deepfill_batch_equals_single_images(tmp_path):
     image, mask = _image_and_mask(2, 48, 48, seed=5)
     mask[1] = 0
     mask[1, :, 4:20, 24:44] = 1  # a different hole for the second image
-    batch = fill(image, mask)
+    batch = fill.run(image, mask)["inpainted"]
     for i in range(2):
-        assert torch.allclose(batch[i : i + 1], fill(image[i : i + 1], mask[i : i + 1]), atol=1e-5)
+        single = fill.run(image[i : i + 1], mask[i : i + 1])["inpainted"]
+        assert torch.allclose(batch[i : i + 1], single, atol=1e-5)
 
 
-def test_deepfill_loads_through_the_global_weights_override(tmp_path):
-    """`--weights NAME=PATH` on the CLI goes through facefill.weights.set_overrides."""
-    from facefill.weights import config
-
-    config.set_overrides({"deepfillv2-places2-tf": _deepfill_file(tmp_path, "tf")})
-    try:
-        fill = deepfill.PLACES2_SPEC.load(LoadContext())  # pt file absent: falls back to the tf one
-    finally:
-        config.reset()
+def test_deepfill_falls_back_to_the_other_flavour_given_in_the_context(tmp_path):
+    """`--weights NAME=PATH` reaches the loader only through the run context."""
+    ctx = RunContext(device="cpu", weights={"deepfillv2-places2-tf": _deepfill_file(tmp_path, "tf")})
+    fill = deepfill.PLACES2_SPEC.load(ctx)  # pt file absent: falls back to the tf one
     assert fill.flavour == "tf" and fill.weights_name == "deepfillv2-places2-tf"
 
 
 def test_deepfill_accepts_the_fuse_buffer_too(tmp_path):
-    ctx = LoadContext(
-        weights_overrides={"deepfillv2-celebahq": _deepfill_file(tmp_path, "pt", with_fuse=True)}
+    ctx = RunContext(
+        device="cpu", weights={"deepfillv2-celebahq": _deepfill_file(tmp_path, "pt", with_fuse=True)}
     )
     fill = deepfill.CELEBAHQ_SPEC.load(ctx)
     buffer = fill.generator.stage2.contextual_attention.fuse_weight
@@ -132,7 +128,7 @@ def test_deepfill_accepts_the_fuse_buffer_too(tmp_path):
 
 def test_deepfill_missing_weights_say_where_to_get_them(tmp_path):
     with pytest.raises(WeightsError) as info:
-        deepfill.PLACES2_SPEC.load(LoadContext())
+        deepfill.PLACES2_SPEC.load(RunContext(device="cpu"))
     message = str(info.value)
     assert "states_pt_places2.pth" in message and "facefill weights import deepfillv2-places2" in message
     assert "\n" not in message
@@ -142,7 +138,7 @@ def test_deepfill_foreign_checkpoint_is_refused(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"G": {"encoder.weight": torch.zeros(2)}}, path)
     with pytest.raises(WeightsError, match="not a DeepFillv2"):
-        deepfill.CELEBAHQ_SPEC.load(LoadContext(weights_overrides={"deepfillv2-celebahq": str(path)}))
+        deepfill.CELEBAHQ_SPEC.load(RunContext(device="cpu", weights={"deepfillv2-celebahq": str(path)}))
 
 
 # ------------------------------------------------------------------ LaMa
@@ -170,10 +166,10 @@ def _lama_file(tmp_path) -> str:
 
 
 def test_lama_pads_binarises_and_crops(tmp_path):
-    fill = lama.LAMA_SPEC.load(LoadContext(weights_overrides={"lama-big": _lama_file(tmp_path)}))
+    fill = lama.LAMA_SPEC.load(RunContext(device="cpu", weights={"lama-big": _lama_file(tmp_path)}))
     image, mask = _image_and_mask(2, 30, 42, seed=7)
     soft = mask * 0.3  # IOPaint: any mask value > 0 is a hole
-    out = fill(image, soft)
+    out = fill.run(image, soft)
     assert out.shape == image.shape
     keep = mask.expand_as(image) == 0
     assert torch.equal(out[keep], image[keep])
@@ -194,4 +190,4 @@ def test_lama_rejects_a_file_that_is_not_torchscript(tmp_path):
     path = tmp_path / "big-lama.pt"
     path.write_bytes(b"not a zip archive")
     with pytest.raises(WeightsError, match="TorchScript"):
-        lama.LAMA_SPEC.load(LoadContext(weights_overrides={"lama-big": str(path)}))
+        lama.LAMA_SPEC.load(RunContext(device="cpu", weights={"lama-big": str(path)}))

@@ -55,7 +55,10 @@ def test_list_shows_every_registry_entry_with_licence(monkeypatch, tmp_path):
         assert r["license"] == w["license"] and r["license"].strip()
         assert r["non_commercial"] == w.get("non_commercial", False)
         assert w.get("sources") or "facefill weights import" in run("info", w["name"]).output
-        assert r["cached"] is False
+        shipped = any("asset" in src for src in w.get("sources", []))
+        assert r["cached"] is shipped  # an empty cache: only files that ship in the package are there
+        assert (r["origin"] == "package") is shipped
+    assert any(r["origin"] == "package" for r in rows)  # facefill-lite
     table = run("list")
     assert table.exit_code == 0
     for name in names:

@@ -9,9 +9,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from facefill.cli.context import run_context
 from facefill.cli.weights_options import parse_weight_overrides, weights_options
 from facefill.errors import WeightsError
-from facefill.weights import config, locate, resolve, sha256_of
+from facefill.weights import locate, resolve, sha256_of
 from facefill.weights.cache import cached_path
 from facefill.weights.manage import import_file, remove
 from facefill.weights.registry import entry
@@ -26,9 +27,10 @@ DATA = os.urandom(4096)
 @click.command()
 @weights_options
 @click.argument("name")
-def _show(name: str) -> None:
+@click.pass_context
+def _show(ctx: click.Context, name: str, **kw) -> None:
     """A stand-in for any facefill command that loads a checkpoint."""
-    click.echo(str(resolve(name)))
+    click.echo(str(resolve(name, run_context(ctx, kw))))
 
 
 def _registry(wenv, **extra):
@@ -69,13 +71,12 @@ def test_override_with_other_bytes_warns_but_require_hash_refuses(wenv, tmp_path
     _registry(wenv)
     finetuned = tmp_path / "finetuned.pt"
     finetuned.write_bytes(b"my own fine-tuned weights")
-    config.set_overrides({"m": finetuned})
+    ctx = wenv.ctx.with_(weights={"m": str(finetuned.resolve())})
     with caplog.at_level("WARNING", logger="facefill.weights"):
-        assert resolve("m") == finetuned.resolve()
+        assert resolve("m", ctx) == finetuned.resolve()
     assert "not the registry's file" in caplog.text
-    config.set_require_hash(True)
     with pytest.raises(WeightsError, match="mismatch"):
-        resolve("m")
+        resolve("m", ctx.with_(require_hash=True))
 
 
 def test_weights_dir_is_searched_by_filename_and_hash(wenv, tmp_path, monkeypatch):
@@ -85,13 +86,13 @@ def test_weights_dir_is_searched_by_filename_and_hash(wenv, tmp_path, monkeypatc
     (folder / "m.bin").write_bytes(b"a different file with the same name")
     monkeypatch.setenv("FACEFILL_WEIGHTS_DIR", str(folder))
     # wrong bytes under the right name: ignored, so the download happens
-    assert resolve("m") == cached_path(entry("m"))
+    assert resolve("m", wenv.ctx) == cached_path(entry("m"))
     assert wenv.server.count("/m.bin", "GET") == 1
     remove("m")
     (folder / "m.bin").write_bytes(DATA)
-    assert resolve("m") == folder / "m.bin"
+    assert resolve("m", wenv.ctx) == folder / "m.bin"
     assert wenv.server.count("/m.bin", "GET") == 1  # not downloaded again
-    assert locate("m").origin == "weights-dir"
+    assert locate("m", wenv.ctx).origin == "weights-dir"
 
 
 def test_import_verifies_and_copies_atomically(wenv, tmp_path):
@@ -107,9 +108,9 @@ def test_import_verifies_and_copies_atomically(wenv, tmp_path):
     assert final == cached_path(entry("m")) and final.read_bytes() == DATA
     assert good.exists()  # copied, not moved
     assert [p.name for p in final.parent.iterdir()] == [final.name]  # no temp files left
-    config.set_offline(True)
-    assert resolve("m") == final and wenv.server.count() == 0
-    assert sha256_of("m") == sha(DATA)
+    offline = wenv.ctx.with_(offline=True)
+    assert resolve("m", offline) == final and wenv.server.count() == 0
+    assert sha256_of("m", offline) == sha(DATA)
 
 
 def test_import_of_a_manual_entry_records_its_hash(wenv, tmp_path):
@@ -118,7 +119,7 @@ def test_import_of_a_manual_entry_records_its_hash(wenv, tmp_path):
     src.write_bytes(DATA)
     import_file("gdrive", src)
     assert trusted_sha256("gdrive") == sha(DATA)
-    assert resolve("gdrive").read_bytes() == DATA
+    assert resolve("gdrive", wenv.ctx).read_bytes() == DATA
     other = tmp_path / "other.pth"
     other.write_bytes(b"x" * 10)
     with pytest.raises(WeightsError, match="recorded on first use"):
@@ -127,12 +128,12 @@ def test_import_of_a_manual_entry_records_its_hash(wenv, tmp_path):
 
 def test_remove_deletes_only_the_cache(wenv, tmp_path):
     _registry(wenv)
-    path = resolve("m")
+    path = resolve("m", wenv.ctx)
     assert remove("m") is True and not path.exists()
     assert remove("m") is False
     mine = tmp_path / "keep.pt"
     mine.write_bytes(DATA)
-    config.set_overrides({"m": mine})
+    assert resolve("m", wenv.ctx.with_(weights={"m": str(mine)})) == mine
     remove("m")
     assert mine.exists()
 
@@ -147,7 +148,7 @@ def test_hugging_face_cache_copy_is_reused_without_download(wenv, tmp_path):
     snap.mkdir(parents=True)
     (snap / "w.pt").write_bytes(DATA)
     assert str(tmp_path / "hf-cache") == hf_constants.HF_HUB_CACHE
-    config.set_offline(True)
-    assert resolve("h") == snap / "w.pt"
-    assert locate("h").origin == "hf-cache"
+    offline = wenv.ctx.with_(offline=True)
+    assert resolve("h", offline) == snap / "w.pt"
+    assert locate("h", offline).origin == "hf-cache"
     shutil.rmtree(snap)

@@ -8,47 +8,32 @@ import argparse
 import pytest
 import torch
 
-from facefill.models import available, from_checkpoint
-from facefill.weights import config
+from facefill.models import available
+from facefill.pipelines.pretrained import load_pretrained
+from facefill.runtime.context import RunContext
 from facefill.weights.registry import entries
 from manifest_utils import random_state_dict
 
-# Entries facefill loads as torch modules today (the rest are TorchScript, tensors, or belong to
-# models still to come: SAC-GAN, SD-GAN, AlexNet-LPIPS).
-MODULE_ENTRIES = {
-    "stylegan2-ffhq-1024",
-    "stylegan2-ffhq-1024-ema",
-    "e4e-ffhq",
-    "maskfacegan-e4e",
-    "bisenet-faceparse",
-    "arcface-ir-se50",
-    "deepfillv2-celebahq",
-    "deepfillv2-places2",
-    "deepfillv2-celebahq-tf",
-    "deepfillv2-places2-tf",
-    "fid-inception",
-    "vgg16-imagenet",
-    "resnet18-imagenet",
-    "maskfacegan-classifier",
-    "maskfacegan-parser",
-}
+OFFLINE = RunContext(device="cpu", offline=True, progress=False)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEFILL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    config.reset()
-    yield
-    config.reset()
 
 
 def test_module_entries_name_registered_architectures():
+    """Every `kind = "module"` entry (and view) names a registered architecture; the rest say what."""
     known = set(available())
-    by_name = {e.name: e for e in entries()}
-    assert set(by_name) >= MODULE_ENTRIES
-    for name in MODULE_ENTRIES:
-        assert by_name[name].architecture in known, (name, by_name[name].architecture)
+    modules = [e for e in entries() if e.kind == "module"]
+    assert len(modules) >= 15  # StyleGAN2, e4e, parsers, ArcFace, DeepFill, FID, VGG, ... (not vacuous)
+    for e in entries():
+        for view in (None, *e.views):
+            build = e.build_for(view)
+            if build.kind == "module":
+                assert build.architecture in known, (e.name, view, build.architecture)
+            else:
+                assert build.kind in ("torchscript", "state-dict", "tensors"), (e.name, view)
 
 
 def _saved(tmp_path, obj, name="ckpt.pt"):
@@ -66,16 +51,21 @@ def test_rosinality_checkpoint_loads_g_ema_through_the_entry_key_map(tmp_path):
         "latent_avg": torch.randn(512),
         "args": argparse.Namespace(size=256, channel_multiplier=2),
     }
-    config.set_overrides({"stylegan2-ffhq-1024": _saved(tmp_path, ckpt)})
-    generator = from_checkpoint("stylegan2-generator", "stylegan2-ffhq-1024", size=256)
+    context = OFFLINE.with_(weights={"stylegan2-ffhq-1024": str(_saved(tmp_path, ckpt))})
+    generator = load_pretrained("stylegan2-ffhq-1024", context, size=256)
     for key, value in generator.state_dict().items():
         assert torch.equal(value, g_ema[key]), key  # g_ema, not g
+    discriminator = load_pretrained("stylegan2-ffhq-1024", context, view="d", size=256)
+    assert type(discriminator).__name__ == "Discriminator"  # the view names its own architecture
+    for key, value in discriminator.state_dict().items():
+        assert torch.equal(value, ckpt["d"][key]), key
 
 
 def test_face_parser_checkpoint_with_loss_weight_loads(tmp_path):
     state = random_state_dict("maskfacegan_face_parser", seed=4)
     state["loss.weight"] = torch.ones(9)  # present in the published state.pt, dropped by the key map
-    config.set_overrides({"maskfacegan-parser": _saved(tmp_path, state)})
-    parser = from_checkpoint("maskfacegan-parser", "maskfacegan-parser")
+    context = OFFLINE.with_(weights={"maskfacegan-parser": str(_saved(tmp_path, state))})
+    parser = load_pretrained("maskfacegan-parser", context)
+    assert not parser.training
     key = next(iter(parser.state_dict()))
     assert torch.equal(parser.state_dict()[key], state[key])

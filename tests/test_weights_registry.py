@@ -42,10 +42,12 @@ def test_every_shipped_entry_is_complete(shipped):
         assert e.license.strip() and e.upstream.strip() and e.architecture.strip()
         assert e.format in FORMATS
         assert e.sources or e.manual.strip(), e.name
-        assert re.fullmatch(r"[0-9a-f]{64}", e.sha256) or e.trust_on_first_use, e.name
+        assert re.fullmatch(r"[0-9a-f]{64}", e.sha256) or e.trust_on_first_use or e.asset, e.name
         for src in e.sources:
             if src.kind == "hub":
                 assert re.fullmatch(r"[0-9a-f]{40}", src.revision), e.name
+            elif src.kind == "asset":
+                assert (default_registry_path().parent / "assets" / src.asset).is_file(), e.name
             else:
                 assert src.url.startswith("https://"), e.name
 

@@ -8,11 +8,13 @@ its heavy imports inside the command function.
 from __future__ import annotations
 
 import importlib
+import shlex
 import sys
 
 import click
 
 from facefill import __version__
+from facefill.cli.context import COMMAND_KEY
 
 # name -> "module:attribute". Add a line here when a subcommand works end to end (no stubs).
 COMMANDS: dict[str, str] = {
@@ -38,9 +40,8 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        from facefill.runtime.invocation import set_argv
-
-        set_argv(args)
+        # The command line as typed, for sidecars (read by facefill.cli.context.run_context).
+        ctx.ensure_object(dict)[COMMAND_KEY] = shlex.join(["facefill", *args])
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):

@@ -112,6 +112,7 @@ def align(ctx: click.Context, **kw: Any) -> None:
     """Detect and FFHQ-align the faces in INPUTS (files, folders or globs), or paste crops back."""
     from pathlib import Path
 
+    from facefill.cli.context import run_context
     from facefill.cli.options import batch_settings
     from facefill.errors import UsageError
     from facefill.jobs.align_job import (
@@ -138,6 +139,7 @@ def align(ctx: click.Context, **kw: Any) -> None:
         shard=kw["shard"],
     )
     batch = batch_settings(ctx.obj, kw, batch_size=1)
+    context = run_context(ctx, kw)
     if kw["paste_back"]:
         crops = Path(kw["paste_back"])
         paste = PasteSettings(
@@ -147,7 +149,9 @@ def align(ctx: click.Context, **kw: Any) -> None:
             quality=kw["quality"],
             max_pixels=kw["max_pixels"],
         )
-        code = run_batch_command(request, lambda warn: PasteBackProcessor(paste, warn), batch)
+        code = run_batch_command(
+            request, lambda warn: PasteBackProcessor(paste, warn), batch, context=context
+        )
     else:
         settings = AlignSettings(
             size=kw["size"],
@@ -164,5 +168,6 @@ def align(ctx: click.Context, **kw: Any) -> None:
             lambda warn: AlignProcessor(settings, warn),
             batch,
             plan=lambda req: retarget_items(build_plan(req)),
+            context=context,
         )
     ctx.exit(code)

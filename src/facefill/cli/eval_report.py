@@ -14,6 +14,7 @@ def run_eval(ctx: click.Context, **kw) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from facefill.cli.context import run_context
     from facefill.evaluation import pairs as pairs_mod
     from facefill.evaluation.report import contact_sheet, plot_metrics, write_html
     from facefill.evaluation.runner import EvalOptions, evaluate
@@ -37,15 +38,14 @@ def run_eval(ctx: click.Context, **kw) -> None:
         pairs = pairs_mod.load_pairs(kw["pairs_file"])
     opts = EvalOptions(
         models=list(kw["models"]),
-        device=kw["device"],
         image_size=kw["image_size"],
         align=kw["align"],
         lpips=not kw["no_lpips"],
         identity=not kw["no_identity"],
         fid=not kw["no_fid"],
         sheet_pairs=kw["sheet_pairs"],
-        seed=kw["seed"],
     )
+    context = run_context(ctx, kw)
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -58,7 +58,8 @@ def run_eval(ctx: click.Context, **kw) -> None:
     with progress:
         task = progress.add_task("eval", total=len(pairs) * len(opts.models))
         result = evaluate(
-            pairs, kw["images_dir"], kw["masks_dir"], opts, on_step=lambda: progress.advance(task)
+            pairs, kw["images_dir"], kw["masks_dir"], opts, on_step=lambda: progress.advance(task),
+            context=context,
         )
     if not result.rows:
         raise UsageError(f"no pair could be scored ({'; '.join(result.notes[:3])})")

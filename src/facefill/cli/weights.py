@@ -9,39 +9,26 @@ import click
 
 from facefill.errors import WeightsError
 
-
-def _set_offline(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    # The group's callback runs first and resets the setting for this invocation; a subcommand's
-    # flag can only switch it on.
-    from facefill.weights import set_offline
-
-    if value or ctx.command is weights:
-        set_offline(True if value else None)
-
-
-def _set_require_hash(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    from facefill.weights import set_require_hash
-
-    if value or ctx.command is weights:
-        set_require_hash(value)
+_GROUP_MODES = "weights_modes"  # ctx.obj key: --offline / --require-hash given before the subcommand
 
 
 def _mode_options(fn):
-    """--offline / --require-hash, accepted on the group and on every subcommand."""
-    fn = click.option(
-        "--require-hash", is_flag=True, expose_value=False, callback=_set_require_hash,
-        help="Refuse checkpoints without a published sha256 (no trust on first use).",
-    )(fn)
-    fn = click.option(
-        "--offline", is_flag=True, expose_value=False, callback=_set_offline,
-        help="Never use the network (also: HF_HUB_OFFLINE=1).",
-    )(fn)
-    return fn
+    """--offline / --require-hash, accepted on the group and on every subcommand (either switches on)."""
+    from facefill.cli.weights_options import offline_option, require_hash_option
+
+    return offline_option(require_hash_option(fn))
 
 
-def _quiet(ctx: click.Context) -> bool:
-    root = ctx.find_root()
-    return bool(root.obj and root.obj.get("quiet"))
+def _context(ctx: click.Context, offline: bool, require_hash: bool):
+    """This invocation's RunContext: the subcommand's flags or the group's."""
+    from facefill.cli.context import run_context
+
+    group = ctx.find_object(dict) or {}
+    modes = group.get(_GROUP_MODES, {})
+    return run_context(ctx, {
+        "offline": offline or modes.get("offline", False),
+        "require_hash": require_hash or modes.get("require_hash", False),
+    })
 
 
 def _human(n: int) -> str:
@@ -64,7 +51,7 @@ def _console():
 @click.group("weights")
 @_mode_options
 @click.pass_context
-def weights(ctx: click.Context) -> None:
+def weights(ctx: click.Context, offline: bool, require_hash: bool) -> None:
     """Manage pretrained checkpoints (registry: weights.toml; cache: FACEFILL_HOME).
 
     \b
@@ -74,21 +61,21 @@ def weights(ctx: click.Context) -> None:
       facefill weights import deepfillv2-celebahq ~/Downloads/states_pt_celebahq.pth
       facefill weights verify
     """
-    from facefill.weights import set_progress
-
-    set_progress(False if _quiet(ctx) else None)
+    ctx.ensure_object(dict)[_GROUP_MODES] = {"offline": offline, "require_hash": require_hash}
 
 
 @weights.command("list")
 @_mode_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_cmd(as_json: bool) -> None:
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool, offline: bool, require_hash: bool) -> None:
     """Every registered checkpoint with size, licence and local state."""
     from facefill.weights import entries, locate
 
+    context = _context(ctx, offline, require_hash)
     rows = []
     for e in entries():
-        found = locate(e.name)
+        found = locate(e.name, context)
         rows.append({
             "name": e.name,
             "architecture": e.architecture,
@@ -131,6 +118,8 @@ def _escape(text: str) -> str:
 def _source_kind(e) -> str:
     if not e.sources:
         return "manual import"
+    if e.asset:
+        return "package"
     kinds = "+".join(dict.fromkeys(s.kind for s in e.sources))
     return kinds + (" (tofu)" if not e.sha256 else "")
 
@@ -140,7 +129,10 @@ def _source_kind(e) -> str:
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every entry that has a download source.")
 @click.option("--force", is_flag=True, help="Download again even if a verified copy is cached.")
-def download_cmd(names: tuple[str, ...], all_: bool, force: bool) -> None:
+@click.pass_context
+def download_cmd(
+    ctx: click.Context, names: tuple[str, ...], all_: bool, force: bool, offline: bool, require_hash: bool
+) -> None:
     """Download checkpoints into the cache (verified; safe to run twice or in parallel)."""
     from facefill.errors import UsageError
     from facefill.weights import entries, entry, resolve
@@ -151,11 +143,13 @@ def download_cmd(names: tuple[str, ...], all_: bool, force: bool) -> None:
         raise UsageError("give NAMEs or --all, not both")
     if not all_ and not names:
         raise UsageError("name the checkpoints to download (see `facefill weights list`) or pass --all")
-    todo = [e.name for e in entries() if e.sources] if all_ else list(names)
+    context = _context(ctx, offline, require_hash)
+    todo = [e.name for e in entries() if e.downloadable] if all_ else list(names)
     failed = 0
     for name in todo:
         try:
-            path = download(entry(name), force=True) if force else resolve(name)
+            forced = force and entry(name).downloadable
+            path = download(entry(name), context, force=True) if forced else resolve(name, context)
             click.echo(f"{name}: {path} (sha256 {file_sha256(path)})")
         except WeightsError as exc:
             if len(todo) == 1:
@@ -174,20 +168,22 @@ def download_cmd(names: tuple[str, ...], all_: bool, force: bool) -> None:
 @weights.command("verify")
 @_mode_options
 @click.argument("names", nargs=-1)
-def verify_cmd(names: tuple[str, ...]) -> None:
+@click.pass_context
+def verify_cmd(ctx: click.Context, names: tuple[str, ...], offline: bool, require_hash: bool) -> None:
     """Re-hash local checkpoints (all available ones by default); a damaged cached copy is deleted."""
     from facefill.weights import entries, entry, locate
     from facefill.weights.manage import verify
     from facefill.weights.verify import expected_sha256
 
-    todo = list(names) or [e.name for e in entries() if locate(e.name) is not None]
+    context = _context(ctx, offline, require_hash)
+    todo = list(names) or [e.name for e in entries() if locate(e.name, context) is not None]
     if not todo:
         click.echo("no checkpoints available locally; nothing to verify")
         return
     failed = 0
     for name in todo:
         try:
-            path, sha = verify(name)
+            path, sha = verify(name, context)
             note = "" if expected_sha256(entry(name)) else " (no known hash to compare with)"
             click.echo(f"ok {name}: {path} sha256 {sha}{note}")
         except WeightsError as exc:
@@ -200,12 +196,13 @@ def verify_cmd(names: tuple[str, ...]) -> None:
 @weights.command("path")
 @_mode_options
 @click.argument("name")
-def path_cmd(name: str) -> None:
+@click.pass_context
+def path_cmd(ctx: click.Context, name: str, offline: bool, require_hash: bool) -> None:
     """Print the local file NAME resolves to (never downloads)."""
     from facefill.weights import entry, locate
 
     entry(name)
-    found = locate(name)
+    found = locate(name, _context(ctx, offline, require_hash))
     if found is None:
         raise WeightsError(f"weights {name} is not available locally; run `facefill weights download {name}`")
     click.echo(str(found.path))
@@ -214,7 +211,8 @@ def path_cmd(name: str) -> None:
 @weights.command("info")
 @_mode_options
 @click.argument("name")
-def info_cmd(name: str) -> None:
+@click.pass_context
+def info_cmd(ctx: click.Context, name: str, offline: bool, require_hash: bool) -> None:
     """Everything known about one checkpoint: sources, hash, licence, key map, local copy."""
     from facefill.weights import entry, locate
     from facefill.weights.verify import trusted_sha256
@@ -238,6 +236,7 @@ def info_cmd(name: str) -> None:
     if e.non_commercial:
         lines.append("               NON-COMMERCIAL use only")
     lines.append(f"upstream:      {e.upstream}")
+    lines.append(f"loads as:      {e.kind}" + (f" ({_config_text(e.config)})" if e.config else ""))
     for i, src in enumerate(e.sources, 1):
         lines.append(f"source {i}:      {src.describe()}")
     if not e.sources:
@@ -247,7 +246,7 @@ def info_cmd(name: str) -> None:
         lines.append(f"key map:       {_keymap_text(e.keymap)}")
     for view, km in e.views.items():
         lines.append(f"view {view}:{' ' * max(1, 8 - len(view))}{_keymap_text(km)}")
-    found = locate(name)
+    found = locate(name, _context(ctx, offline, require_hash))
     if found is None:
         lines.append("local copy:    none")
     else:
@@ -256,10 +255,16 @@ def info_cmd(name: str) -> None:
     click.echo("\n".join(lines))
 
 
+def _config_text(config: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items())
+
+
 def _keymap_text(km) -> str:
     parts = []
     if km.take:
         parts.append(f"take {km.take!r}")
+    if km.flatten:
+        parts.append("join " + ", ".join(repr(p) for p in km.flatten))
     if km.select_prefix:
         parts.append(f"keys under {km.select_prefix!r}")
     if km.strip_prefix:
@@ -273,7 +278,7 @@ def _keymap_text(km) -> str:
 @_mode_options
 @click.argument("name")
 @click.argument("path", type=click.Path(dir_okay=False))
-def import_cmd(name: str, path: str) -> None:
+def import_cmd(name: str, path: str, offline: bool, require_hash: bool) -> None:
     """Copy a file you downloaded yourself into the cache as NAME (hash-checked when known)."""
     from facefill.weights.manage import import_file
     from facefill.weights.verify import file_sha256
@@ -285,7 +290,7 @@ def import_cmd(name: str, path: str) -> None:
 @weights.command("remove")
 @_mode_options
 @click.argument("names", nargs=-1, required=True)
-def remove_cmd(names: tuple[str, ...]) -> None:
+def remove_cmd(names: tuple[str, ...], offline: bool, require_hash: bool) -> None:
     """Delete cached copies (files given by --weights or FACEFILL_WEIGHTS_DIR are never touched)."""
     from facefill.weights.manage import remove
 

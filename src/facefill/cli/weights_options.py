@@ -1,14 +1,16 @@
-"""`--weights NAME=PATH` and `--offline` for any command that loads checkpoints.
+"""`--weights NAME=PATH`, `--offline` and `--require-hash` for any command that loads checkpoints.
 
 Usage::
 
     @click.command()
     @weights_options
-    def inpaint(...): ...
+    @click.pass_context
+    def inpaint(ctx, **kw):
+        context = run_context(ctx, kw)   # facefill.cli.context
 
-The options are handled by callbacks that store their values in the weights layer
-(`facefill.weights.set_overrides` / `set_offline`), so the decorated function receives no extra
-arguments. Nothing heavy is imported here.
+The options are plain values (`weights_overrides`, `offline`, `require_hash`) that
+`facefill.cli.context.run_context` turns into the run's `RunContext`; nothing is stored globally.
+Only the NAME=PATH syntax is checked here; names and files are checked when the context is built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TypeVar
 import click
 
 F = TypeVar("F", bound=Callable)
+
+WEIGHTS_KEY = "weights_overrides"
 
 
 def parse_weight_overrides(values: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -32,39 +36,37 @@ def parse_weight_overrides(values: tuple[str, ...] | list[str]) -> dict[str, str
     return parsed
 
 
-def _store_overrides(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
-    # Settings are per invocation: no --weights means no overrides left from an earlier call.
-    from facefill.errors import WeightsError
-    from facefill.weights import set_overrides
-
-    try:
-        set_overrides(parse_weight_overrides(values))
-    except WeightsError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+def _check_syntax(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    parse_weight_overrides(values)
+    return values
 
 
-def _store_offline(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    from facefill.weights import set_offline
+def offline_option(fn: F) -> F:
+    return click.option(
+        "--offline",
+        is_flag=True,
+        help="Never use the network; fail at once if a checkpoint is not cached (also: HF_HUB_OFFLINE=1).",
+    )(fn)
 
-    set_offline(True if value else None)  # None: HF_HUB_OFFLINE / FACEFILL_OFFLINE decide
+
+def require_hash_option(fn: F) -> F:
+    return click.option(
+        "--require-hash",
+        is_flag=True,
+        help="Refuse checkpoints without a published sha256 (no trust on first use).",
+    )(fn)
 
 
 def weights_options(fn: F) -> F:
-    """Add `--weights NAME=PATH` (repeatable) and `--offline` to a click command."""
-    fn = click.option(
-        "--offline",
-        is_flag=True,
-        expose_value=False,
-        callback=_store_offline,
-        help="Never use the network; fail at once if a checkpoint is not cached (also: HF_HUB_OFFLINE=1).",
-    )(fn)
+    """Add `--weights NAME=PATH` (repeatable), `--offline` and `--require-hash` to a click command."""
+    fn = require_hash_option(fn)
+    fn = offline_option(fn)
     fn = click.option(
         "--weights",
-        "weights_overrides",
+        WEIGHTS_KEY,
         multiple=True,
         metavar="NAME=PATH",
-        expose_value=False,
-        callback=_store_overrides,
+        callback=_check_syntax,
         help="Use a local checkpoint file for registry entry NAME (repeatable). See `facefill weights list`.",
     )(fn)
     return fn

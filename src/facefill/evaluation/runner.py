@@ -13,6 +13,7 @@ from facefill.errors import FacefillError
 from facefill.evaluation.metrics import l1, psnr, ssim
 from facefill.evaluation.pairs import Pair, bin_label
 from facefill.evaluation.report import masked_preview
+from facefill.runtime.context import RunContext
 
 REAL = "__real__"
 
@@ -20,14 +21,12 @@ REAL = "__real__"
 @dataclass
 class EvalOptions:
     models: Sequence[str]
-    device: str = "auto"
     image_size: int | None = None  # square-resize every image (e.g. 256, a face model's native size)
     align: bool = False  # FFHQ-align faces first (masks then apply to the aligned crop)
     lpips: bool = True
     identity: bool = True
     fid: bool = True
     sheet_pairs: int = 8
-    seed: int = 0
 
 
 @dataclass
@@ -72,18 +71,23 @@ def evaluate(
     masks_dir: Path,
     opts: EvalOptions,
     on_step: Callable[[], None] | None = None,
+    *,
+    context: RunContext,
 ) -> EvalResult:
-    """Score every model on every pair; a pair that cannot be loaded is noted and skipped."""
+    """Score every model on every pair; a pair that cannot be loaded is noted and skipped.
+
+    `context` gives the device, seed and checkpoints (`--weights`, offline) of models and scorers.
+    """
     from facefill.evaluation.scorers import build_scorers
     from facefill.pipelines.inpaint import InpaintPipeline
-    from facefill.runtime.device import resolve_device
 
     start = time.perf_counter()
     result = EvalResult()
-    device = resolve_device(opts.device)
-    pipelines = {name: InpaintPipeline(name, device=device, seed=opts.seed) for name in opts.models}
+    device = context.torch_device()
+    context = context.with_(device=str(device))  # resolved once: no repeated fallback warnings
+    pipelines = {name: InpaintPipeline(name, context) for name in opts.models}
     scorers, fid = build_scorers(
-        device, lpips=opts.lpips, identity=opts.identity, fid=opts.fid, notes=result.notes
+        device, context, lpips=opts.lpips, identity=opts.identity, fid=opts.fid, notes=result.notes
     )
     for index, pair in enumerate(pairs):
         try:

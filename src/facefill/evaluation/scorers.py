@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facefill.errors import FacefillError
+from facefill.runtime.context import RunContext
 
 
 def _to_tensor(rgb: np.ndarray, device):
@@ -93,11 +94,13 @@ class FidCollector:
 
 
 
-def _try(what: str, needs: tuple[str, ...], notes: list[str], build: Callable[[], object]) -> object | None:
+def _try(
+    what: str, needs: tuple[str, ...], notes: list[str], build: Callable[[], object], context: RunContext
+) -> object | None:
     """Build a scorer from weights already on this machine; eval never starts a large download."""
-    from facefill.weights.resolve import locate
+    from facefill.weights import locate
 
-    missing = [name for name in needs if locate(name) is None]
+    missing = [name for name in needs if locate(name, context) is None]
     if missing:
         notes.append(
             f"{what} skipped: weights not present; run `facefill weights download {' '.join(missing)}`"
@@ -111,10 +114,12 @@ def _try(what: str, needs: tuple[str, ...], notes: list[str], build: Callable[[]
 
 
 def build_scorers(
-    device, *, lpips: bool = True, identity: bool = True, fid: bool = True, notes: list[str]
+    device, context: RunContext, *, lpips: bool = True, identity: bool = True, fid: bool = True,
+    notes: list[str],
 ) -> tuple[list, FidCollector | None]:
-    """The scorers whose weights are available; a note for each one left out."""
+    """The scorers whose weights `context` can find (--weights, cache); a note for each one left out."""
     from facefill import weights
+    from facefill.pipelines.pretrained import load_pretrained
 
     scorers: list = []
     if lpips:
@@ -122,13 +127,13 @@ def build_scorers(
         def make_lpips():
             from facefill.models.lpips import lpips_from_parts
 
-            lin = weights.load_state_dict("lpips-vgg-lin")
-            vgg = weights.load_state_dict("vgg16-imagenet")
+            lin = weights.load_state_dict("lpips-vgg-lin", context)
+            vgg = weights.load_state_dict("vgg16-imagenet", context)
             model = lpips_from_parts(lin, vgg).to(device)
             # LPIPS v0.1 (VGG), lower is more similar.
             return TensorPairScorer("lpips", lambda a, b: model(a, b, normalize=True), device)
 
-        found = _try("LPIPS", ("lpips-vgg-lin", "vgg16-imagenet"), notes, make_lpips)
+        found = _try("LPIPS", ("lpips-vgg-lin", "vgg16-imagenet"), notes, make_lpips, context)
         if found is not None:
             scorers.append(found)
     if identity:
@@ -141,24 +146,21 @@ def build_scorers(
             notes.append(f"dlib identity distance skipped: {exc}")
 
         def make_arcface():
-            from facefill.models import from_checkpoint
             from facefill.models.identity import IdentityEncoder
 
-            backbone = from_checkpoint("irse50", "arcface-ir-se50")
+            backbone = load_pretrained("arcface-ir-se50", context, device="cpu")
             encoder = IdentityEncoder(backbone).eval().to(device)
             # Cosine similarity of ArcFace embeddings of aligned faces; 1 = same identity.
             return TensorPairScorer("id_cos_arcface", encoder.similarity, device)
 
-        found = _try("ArcFace identity", ("arcface-ir-se50",), notes, make_arcface)
+        found = _try("ArcFace identity", ("arcface-ir-se50",), notes, make_arcface, context)
         if found is not None:
             scorers.append(found)
     collector = None
     if fid:
 
         def make_fid():
-            from facefill.models import from_checkpoint
+            return FidCollector(load_pretrained("fid-inception", context, device=device), device)
 
-            return FidCollector(from_checkpoint("fid-inception", "fid-inception").to(device), device)
-
-        collector = _try("FID", ("fid-inception",), notes, make_fid)
+        collector = _try("FID", ("fid-inception",), notes, make_fid, context)
     return scorers, collector

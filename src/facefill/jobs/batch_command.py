@@ -19,7 +19,7 @@ from facefill.jobs.progress import progress_wanted
 from facefill.jobs.runner import RunOptions, default_workers, run_job
 from facefill.jobs.summary import FAILED
 from facefill.runtime.batching import reserve_cpu_for_io
-from facefill.runtime.invocation import command_line
+from facefill.runtime.context import RunContext
 
 
 @dataclass
@@ -55,10 +55,13 @@ def run_batch_command(
     make_processor: Callable[[Callable[[str], None]], Processor],
     settings: BatchSettings,
     plan: Callable[[PlanRequest], list[Any]] = build_plan,
+    *,
+    context: RunContext,
 ) -> int:
     """Plan, run and report a batch; returns the exit code (0 all good, 1 any item failed).
 
     `plan` lets a command adjust the planned items (e.g. `align` names outputs NAME_face0.EXT).
+    `context` is the run's settings; sidecars record its `command`.
     """
     from rich.console import Console
 
@@ -73,7 +76,7 @@ def run_batch_command(
         if settings.ray is not None:  # the model loads in each Ray actor, not in this process
             from facefill.jobs.ray_runner import run_batch_ray
 
-            summary = run_batch_ray(items, make_processor, settings, command_line(), console, warn)
+            summary = run_batch_ray(items, make_processor, settings, context.command, console, warn)
         else:
             processor = make_processor(warn)
             workers = settings.workers or default_workers()
@@ -86,7 +89,7 @@ def run_batch_command(
                 batch_size=batch_size,
                 progress=progress_wanted(settings.quiet),
                 debug=settings.debug,
-                command=command_line(),
+                command=context.command,
                 console=console,
             )
             summary = run_job(items, processor, options)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from facefill.errors import ModelError, WeightsError
@@ -99,14 +98,17 @@ def load_strict(module, state_dict: Mapping[str, Any], what: str = "checkpoint")
     module.load_state_dict(state_dict, strict=not (optional - set(state_dict)))
 
 
-def from_checkpoint(name: str, source: str | Path | Mapping[str, Any], **config: Any):
-    """Build `name` and load weights from a state dict, a file path, or a weights-registry name."""
-    module = build(name, **config)
-    if isinstance(source, Mapping):
-        state, what = source, "state dict"
-    else:
-        from facefill.weights import load_state_dict  # imported lazily: I/O lives in weights/
+def from_checkpoint(name: str, state_dict: Mapping[str, Any], **config: Any):
+    """Build `name` and strictly load an in-memory `state_dict` (eval mode).
 
-        state, what = load_state_dict(source), str(source)
-    load_strict(module, state, what)
+    Files and weights-registry names are the pipelines layer's business
+    (`facefill.pipelines.pretrained.load_pretrained`): models/ never does I/O.
+    """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"from_checkpoint({name!r}, ...) takes a state dict, not {type(state_dict).__name__}; "
+            "load files with facefill.pipelines.pretrained.load_pretrained"
+        )
+    module = build(name, **config)
+    load_strict(module, state_dict, "state dict")
     return module.eval()

@@ -47,7 +47,8 @@ class RunContext:
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype {self.dtype!r}: use one of {', '.join(_DTYPES)}")
         if isinstance(self.weights, Mapping):  # accept a dict, store a hashable, ordered tuple
-            object.__setattr__(self, "weights", tuple(sorted((str(k), str(v)) for k, v in self.weights.items())))
+            pairs = sorted((str(k), str(v)) for k, v in self.weights.items())
+            object.__setattr__(self, "weights", tuple(pairs))
 
     # -- weights ---------------------------------------------------------------------------------
     @property

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from facefill.errors import WeightsError
-from facefill.weights import config
+from facefill.runtime.context import RunContext
 from facefill.weights.cache import cached_path, lock_path, staging_dir
 from facefill.weights.registry import Source, WeightsEntry
 from facefill.weights.verify import (
@@ -56,16 +56,19 @@ def no_source_error(entry: WeightsEntry) -> WeightsError:
     )
 
 
-def download(entry: WeightsEntry, *, force: bool = False) -> Path:
-    """Make sure `entry` is in the cache, downloading it if needed; return the cached path."""
-    if config.require_hash() and not entry.sha256:
+def download(entry: WeightsEntry, context: RunContext, *, force: bool = False) -> Path:
+    """Make sure `entry` is in the cache, downloading it if needed; return the cached path.
+
+    `context` decides offline mode, the hash policy and whether progress bars show.
+    """
+    if context.require_hash and not entry.sha256:
         raise WeightsError(
             f"weights {entry.name} has no published sha256 and --require-hash is set; "
             f"{how_to_place_by_hand(entry)} without --require-hash, or choose another checkpoint"
         )
-    if not entry.sources:
+    if not entry.downloadable:
         raise no_source_error(entry)
-    if config.is_offline():
+    if context.is_offline():
         raise offline_error(entry)
     from filelock import FileLock
 
@@ -85,18 +88,18 @@ def download(entry: WeightsEntry, *, force: bool = False) -> Path:
                 return final
             except WeightsError:
                 final.unlink(missing_ok=True)
-        return _download_locked(entry, final)
+        return _download_locked(entry, final, context.show_progress())
     finally:
         lock.release()
 
 
-def _download_locked(entry: WeightsEntry, final: Path) -> Path:
+def _download_locked(entry: WeightsEntry, final: Path, show_progress: bool) -> Path:
     failures: list[str] = []
-    for source in entry.sources:
+    for source in (s for s in entry.sources if s.kind != "asset"):
         attempts = URL_ATTEMPTS if source.kind == "url" else 1
         for attempt in range(1, attempts + 1):
             try:
-                fetched = _fetch(entry, source)
+                fetched = _fetch(entry, source, show_progress)
                 sha = _accept(entry, fetched, source)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(fetched, final)
@@ -135,17 +138,17 @@ def _accept(entry: WeightsEntry, path: Path, source: Source) -> str:
     return sha
 
 
-def _fetch(entry: WeightsEntry, source: Source) -> Path:
+def _fetch(entry: WeightsEntry, source: Source, show_progress: bool) -> Path:
     staging = staging_dir(entry)
     staging.mkdir(parents=True, exist_ok=True)
-    return _fetch_hub(entry, source, staging) if source.kind == "hub" else _fetch_url(entry, source, staging)
+    if source.kind == "hub":
+        return _fetch_hub(entry, source, staging, show_progress)
+    return _fetch_url(entry, source, staging, show_progress)
 
 
-def _progress_class():
-    """A tqdm bar in bytes with rate, hidden when stderr is not a terminal (or --quiet)."""
+def _progress_class(show: bool):
+    """A tqdm bar in bytes with rate, hidden unless `show` (the context's progress setting)."""
     from tqdm.auto import tqdm
-
-    show = config.show_progress()
 
     class _Bar(tqdm):
         def __init__(self, *args, **kwargs):
@@ -159,7 +162,7 @@ def _progress_class():
     return _Bar
 
 
-def _fetch_hub(entry: WeightsEntry, source: Source, staging: Path) -> Path:
+def _fetch_hub(entry: WeightsEntry, source: Source, staging: Path, show_progress: bool) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -176,7 +179,7 @@ def _fetch_hub(entry: WeightsEntry, source: Source, staging: Path) -> Path:
             revision=source.revision,
             local_dir=staging,
             endpoint=endpoint,
-            tqdm_class=_progress_class(),
+            tqdm_class=_progress_class(show_progress),
         )
     except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError) as exc:
         raise _Permanent(_reason(exc)) from None
@@ -187,7 +190,7 @@ def _fetch_hub(entry: WeightsEntry, source: Source, staging: Path) -> Path:
     return Path(path)
 
 
-def _fetch_url(entry: WeightsEntry, source: Source, staging: Path) -> Path:
+def _fetch_url(entry: WeightsEntry, source: Source, staging: Path, show_progress: bool) -> Path:
     import pooch
     import requests
 
@@ -195,8 +198,7 @@ def _fetch_url(entry: WeightsEntry, source: Source, staging: Path) -> Path:
     fname = entry.filename + ".download"
     (staging / fname).unlink(missing_ok=True)
     known = f"sha256:{entry.sha256}" if entry.sha256 else None
-    show = config.show_progress()
-    bar = _progress_class()(total=entry.size or None, desc=entry.name) if show else False
+    bar = _progress_class(True)(total=entry.size or None, desc=entry.name) if show_progress else False
     downloader = pooch.HTTPDownloader(progressbar=bar, timeout=HTTP_TIMEOUT_S)
     try:
         path = pooch.retrieve(source.url, known_hash=known, fname=fname, path=staging, downloader=downloader)

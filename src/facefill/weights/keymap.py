@@ -10,7 +10,7 @@ from facefill.weights.registry import KeyMap
 
 
 def apply_keymap(obj: Any, keymap: KeyMap, *, what: str) -> dict[str, Any]:
-    """Take the sub-dict, select/strip prefixes and drop keys, in that order.
+    """Take the sub-dict, flatten sub-dicts, select/strip prefixes and drop keys, in that order.
 
     `what` names the checkpoint in error messages.
     """
@@ -26,6 +26,11 @@ def apply_keymap(obj: Any, keymap: KeyMap, *, what: str) -> dict[str, Any]:
             f"{what} holds a {type(node).__name__}, not a state_dict; "
             "use facefill.weights.load_checkpoint for it"
         )
+    if keymap.flatten:
+        missing = [part for part in keymap.flatten if not isinstance(node.get(part), Mapping)]
+        if missing:
+            raise WeightsError(f"{what} has no sub-dict(s) {', '.join(map(repr, missing))}; wrong file?")
+        node = {f"{part}.{key}": value for part in keymap.flatten for key, value in node[part].items()}
     state = dict(node)
     if keymap.select_prefix:
         p = keymap.select_prefix

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from facefill.errors import WeightsError
+from facefill.runtime.context import RunContext
 from facefill.weights.cache import cached_path, lock_path, staging_dir
 from facefill.weights.registry import entry
 from facefill.weights.verify import (
@@ -25,6 +26,11 @@ def import_file(name: str, source: str | Path) -> Path:
     from filelock import FileLock
 
     e = entry(name)
+    if e.asset:
+        raise WeightsError(
+            f"weights {name} ships with facefill (package asset {e.asset}); "
+            f"pass --weights {name}={source} to use that file instead"
+        )
     src = Path(source).expanduser()
     if not src.is_file():
         raise WeightsError(f"cannot import {source}: no such file")
@@ -65,11 +71,11 @@ def remove(name: str) -> bool:
     return existed
 
 
-def verify(name: str) -> tuple[Path, str]:
+def verify(name: str, context: RunContext) -> tuple[Path, str]:
     """Re-hash the local copy of `name` (never from the memo); WeightsError if missing or wrong."""
     from facefill.weights.resolve import locate
 
-    found = locate(name)
+    found = locate(name, context)
     if found is None:
         raise WeightsError(f"weights {name} is not available locally; run `facefill weights download {name}`")
     e = entry(name)

@@ -22,6 +22,11 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 FORMATS = ("safetensors", "torch-pickle", "torchscript")
+# What a file loads as. "module": a state_dict for the models-registry architecture named by
+# `architecture` (`pipelines.pretrained.load_pretrained` builds it); "torchscript": a whole scripted
+# model; "state-dict": tensors with no facefill architecture of their own (combined by a builder,
+# e.g. LPIPS lin layers + VGG trunk); "tensors": other saved objects (editing directions, PCA).
+KINDS = ("module", "torchscript", "state-dict", "tensors")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -35,37 +40,55 @@ class KeyMap:
     """How to turn a loaded checkpoint into the state_dict an architecture expects.
 
     Applied in this order: `take` (a sub-dict, dotted for nesting, e.g. "g_ema" or "state_dict"),
+    `flatten` (join these sub-dicts into one, keys become "SUB.key", e.g. unsup3d's netD/netA/...),
     `select_prefix` (keep only keys with this prefix and remove it, e.g. "encoder."),
     `strip_prefix` (remove each of these prefixes where present, e.g. "module."),
     `drop` (delete these keys, e.g. "loss.weight").
     """
 
     take: str = ""
+    flatten: tuple[str, ...] = ()
     select_prefix: str = ""
     strip_prefix: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
 
     @property
     def is_identity(self) -> bool:
-        return not (self.take or self.select_prefix or self.strip_prefix or self.drop)
+        return not (self.take or self.flatten or self.select_prefix or self.strip_prefix or self.drop)
+
+
+@dataclass(frozen=True)
+class Build:
+    """Which models-registry architecture a file (or one view of it) loads into, and its config."""
+
+    architecture: str
+    kind: str = "module"
+    config: dict = field(default_factory=dict)
+
+    @property
+    def is_module(self) -> bool:
+        return self.kind == "module"
 
 
 @dataclass(frozen=True)
 class Source:
-    """One place to download an entry from: a pinned Hub file or a plain URL."""
+    """One place to get an entry from: a pinned Hub file, a plain URL, or a file shipped in the package."""
 
     hf: str = ""  # Hub repo_id
     filename: str = ""  # file inside the Hub repo
     revision: str = ""  # Hub commit, always pinned
     url: str = ""
+    asset: str = ""  # file name under facefill/assets (installed with the code: nothing to download)
 
     @property
     def kind(self) -> str:
-        return "hub" if self.hf else "url"
+        return "hub" if self.hf else "asset" if self.asset else "url"
 
     def describe(self) -> str:
         if self.hf:
             return f"hf://{self.hf}@{self.revision[:8]}/{self.filename}"
+        if self.asset:
+            return f"package asset facefill/assets/{self.asset}"
         return self.url
 
 
@@ -89,10 +112,25 @@ class WeightsEntry:
     manual: str = ""  # how to obtain the file by hand when there is no downloadable source
     keymap: KeyMap = field(default_factory=KeyMap)
     views: dict[str, KeyMap] = field(default_factory=dict)
+    kind: str = "module"
+    config: dict = field(default_factory=dict)  # builder config, e.g. {size = 256}
+    view_builds: dict[str, Build] = field(default_factory=dict)  # views that load another architecture
 
     @property
     def downloadable(self) -> bool:
-        return bool(self.sources)
+        return any(s.kind != "asset" for s in self.sources)
+
+    @property
+    def asset(self) -> str:
+        """The package asset file name when the entry ships with facefill, else ""."""
+        return next((s.asset for s in self.sources if s.kind == "asset"), "")
+
+    def build_for(self, view: str | None) -> Build:
+        """The architecture (and its config) that the state_dict of `view` fits."""
+        self.keymap_for(view)  # unknown view -> WeightsError
+        if view in self.view_builds:
+            return self.view_builds[view]
+        return Build(self.architecture, self.kind, dict(self.config))
 
     @property
     def display_size(self) -> int:
@@ -102,6 +140,8 @@ class WeightsEntry:
         """File names under which a user may have stored this checkpoint (ours first, then upstream)."""
         names = [self.filename]
         for src in self.sources:
+            if src.kind == "asset":
+                continue
             base = (src.filename or src.url.split("?")[0]).rsplit("/", 1)[-1]
             if base and base not in names:
                 names.append(base)
@@ -171,26 +211,38 @@ def _load(path: str) -> dict[str, WeightsEntry]:
     return table
 
 
-def _parse_keymap(raw: dict, where: str) -> KeyMap:
-    unknown = set(raw) - {"take", "select_prefix", "strip_prefix", "drop"}
+_KEYMAP_FIELDS = {"take", "flatten", "select_prefix", "strip_prefix", "drop"}
+_BUILD_FIELDS = {"architecture", "kind", "config"}
+
+
+def _parse_keymap(raw: dict, where: str, extra: set[str] = frozenset()) -> KeyMap:
+    unknown = set(raw) - _KEYMAP_FIELDS - extra
     if unknown:
         raise WeightsError(f"{where}: unknown key-map field(s) {sorted(unknown)}")
     strip = raw.get("strip_prefix", ())
     return KeyMap(
         take=raw.get("take", ""),
+        flatten=tuple(raw.get("flatten", ())),
         select_prefix=raw.get("select_prefix", ""),
         strip_prefix=(strip,) if isinstance(strip, str) else tuple(strip),
         drop=tuple(raw.get("drop", ())),
     )
 
 
+def _parse_kind(raw: dict, where: str) -> str:
+    kind = raw.get("kind", "module")
+    if kind not in KINDS:
+        raise WeightsError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    return kind
+
+
 def _parse_source(raw: dict, where: str) -> Source:
     src = Source(
         hf=raw.get("hf", ""), filename=raw.get("filename", ""), revision=raw.get("revision", ""),
-        url=raw.get("url", ""),
+        url=raw.get("url", ""), asset=raw.get("asset", ""),
     )
-    if bool(src.hf) == bool(src.url):
-        raise WeightsError(f"{where}: a source needs exactly one of `hf` or `url`")
+    if sum(map(bool, (src.hf, src.url, src.asset))) != 1:
+        raise WeightsError(f"{where}: a source needs exactly one of `hf`, `url` or `asset`")
     if src.hf and not (src.filename and _COMMIT.fullmatch(src.revision)):
         raise WeightsError(f"{where}: a Hub source needs `filename` and `revision` pinned to a 40-hex commit")
     return src
@@ -211,11 +263,21 @@ def _parse_entry(raw: dict, path: str) -> WeightsEntry:
         raise WeightsError(f"{where}: sha256 must be 64 hex digits or empty")
     sources = tuple(_parse_source(s, where) for s in raw.get("sources", []))
     tofu = bool(raw.get("trust_on_first_use", False))
-    if sources and not sha and not tofu:
+    shipped = any(s.kind == "asset" for s in sources)  # installed with the code: trusted like it
+    if sources and not sha and not tofu and not shipped:
         raise WeightsError(f"{where}: no sha256; set `trust_on_first_use = true` to allow downloading it")
     if not sources and not raw.get("manual"):
         raise WeightsError(f"{where}: no source; add `manual` telling users how to get the file")
-    views = {k: _parse_keymap(v, f"{where}, view {k}") for k, v in raw.get("views", {}).items()}
+    views: dict[str, KeyMap] = {}
+    view_builds: dict[str, Build] = {}
+    for view, table in raw.get("views", {}).items():
+        view_where = f"{where}, view {view}"
+        views[view] = _parse_keymap(table, view_where, extra=_BUILD_FIELDS)
+        if _BUILD_FIELDS & set(table):
+            view_builds[view] = Build(
+                table.get("architecture", raw["architecture"]), _parse_kind(table, view_where),
+                dict(table.get("config", {})),
+            )
     return WeightsEntry(
         name=name,
         description=raw["description"],
@@ -233,4 +295,7 @@ def _parse_entry(raw: dict, path: str) -> WeightsEntry:
         manual=raw.get("manual", ""),
         keymap=_parse_keymap(raw.get("keymap", {}), where),
         views=views,
+        kind=_parse_kind(raw, where),
+        config=dict(raw.get("config", {})),
+        view_builds=view_builds,
     )

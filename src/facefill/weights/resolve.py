@@ -2,6 +2,8 @@
 
 The order puts the user's explicit choice first and the network last; every path returned has
 been checked against the entry's sha256 (published or trusted on first use) when one is known.
+Overrides, offline mode and the hash policy come from the caller's `RunContext`, never from globals,
+so a worker process given the same context finds the same files.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facefill.errors import WeightsError
-from facefill.weights import config
+from facefill.runtime.context import RunContext
 from facefill.weights.cache import cached_path, user_dir_candidates
 from facefill.weights.download import download
-from facefill.weights.registry import WeightsEntry, entry
+from facefill.weights.registry import WeightsEntry, entry, has_entry
 from facefill.weights.verify import check_file, expected_sha256, memo_forget, memo_lookup
 
 log = logging.getLogger("facefill.weights")
@@ -25,26 +27,55 @@ class Located:
     """Where a checkpoint was found and whether its hash is known to match."""
 
     path: Path
-    origin: str  # "override" | "weights-dir" | "cache" | "hf-cache"
+    origin: str  # "override" | "package" | "weights-dir" | "cache" | "hf-cache"
     verified: bool | None  # None: not hashed yet (use `verify`) or no hash to compare with
 
 
-def _require_hash_guard(e: WeightsEntry) -> None:
-    if config.require_hash() and not e.sha256:
+def checked_overrides(mapping: dict[str, str | Path]) -> tuple[tuple[str, str], ...]:
+    """`--weights NAME=PATH` pairs checked (known name, existing file), as absolute paths for a RunContext."""
+    checked: dict[str, str] = {}
+    for name, path in mapping.items():
+        if not has_entry(name):
+            raise WeightsError(f"--weights {name}=...: unknown weights name; run `facefill weights list`")
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise WeightsError(f"--weights {name}={path}: no such file")
+        checked[name] = str(p.resolve())
+    return tuple(sorted(checked.items()))
+
+
+def shipped_path(e: WeightsEntry) -> Path | None:
+    """The package's own copy of an entry that ships with facefill (facefill/assets/...)."""
+    if not e.asset:
+        return None
+    from importlib import resources
+
+    return Path(str(resources.files("facefill") / "assets" / e.asset))
+
+
+def _require_hash_guard(e: WeightsEntry, context: RunContext) -> None:
+    if context.require_hash and not e.sha256 and not e.asset:
         raise WeightsError(
             f"weights {e.name} has no published sha256 and --require-hash is set; "
             "drop --require-hash to accept a hash recorded on first use, or choose another checkpoint"
         )
 
 
-def resolve(name: str) -> Path:
-    """Local path of checkpoint `name`, verified; downloads it unless offline."""
+def resolve(name: str, context: RunContext) -> Path:
+    """Local path of checkpoint `name`, verified; downloads it unless `context.is_offline()`."""
     e = entry(name)
-    _require_hash_guard(e)
-    over = config.overrides().get(name)
+    _require_hash_guard(e, context)
+    over = context.weights_file(name)
     if over is not None:
-        _check_override(e, over)
+        if not over.is_file():
+            raise WeightsError(f"--weights {name}={over}: no such file")
+        _check_override(e, over, context)
         return over
+    shipped = shipped_path(e)
+    if shipped is not None:
+        if not shipped.is_file():
+            raise WeightsError(f"weights {name}: the packaged file {shipped} is missing; reinstall facefill")
+        return shipped
     for candidate in user_dir_candidates(e):
         if _accept_local(e, candidate, origin="FACEFILL_WEIGHTS_DIR"):
             return candidate
@@ -60,15 +91,18 @@ def resolve(name: str) -> Path:
     hub_cached = _from_hf_cache(e)
     if hub_cached is not None:
         return hub_cached
-    return download(e)
+    return download(e, context)
 
 
-def locate(name: str) -> Located | None:
+def locate(name: str, context: RunContext) -> Located | None:
     """Where `name` would be found locally right now, without downloading or hashing anything new."""
     e = entry(name)
-    over = config.overrides().get(name)
+    over = context.weights_file(name)
     if over is not None:
         return Located(over, "override", _memo_verified(e, over))
+    shipped = shipped_path(e)
+    if shipped is not None:
+        return Located(shipped, "package", True) if shipped.is_file() else None
     for candidate in user_dir_candidates(e):
         v = _memo_verified(e, candidate)
         if v is not False:
@@ -90,12 +124,14 @@ def _memo_verified(e: WeightsEntry, path: Path) -> bool | None:
     return seen == expected
 
 
-def _check_override(e: WeightsEntry, path: Path) -> None:
+def _check_override(e: WeightsEntry, path: Path, context: RunContext) -> None:
     """An explicit --weights file is used even if it differs (a fine-tuned copy), but says so."""
+    if e.asset and not e.sha256:
+        return  # a re-export of a packaged model (e.g. `facefill train` output): nothing to compare with
     try:
         check_file(e, path)
     except WeightsError as exc:
-        if config.require_hash():
+        if context.require_hash:
             raise
         log.warning("using --weights %s=%s although it is not the registry's file (%s)", e.name, path, exc)
 

@@ -131,6 +131,17 @@ def load_safetensors(path: Path) -> dict[str, Any]:
         raise WeightsError(f"cannot read {path} as safetensors: {_first_line(exc)}") from None
 
 
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file's header (e.g. the architecture config an export wrote)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"cannot read {path} as safetensors: {_first_line(exc)}") from None
+
+
 def load_torchscript(path: Path) -> Any:
     import torch
 
