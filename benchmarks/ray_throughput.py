@@ -31,6 +31,7 @@ from facefill.jobs.plan import PlanRequest, build_plan  # noqa: E402
 from facefill.jobs.ray_runner import actor_pool, rows_per_call, run_job_ray, start_local_ray  # noqa: E402
 from facefill.jobs.ray_worker import encode_item  # noqa: E402
 from facefill.jobs.runner import RunOptions, run_job  # noqa: E402
+from facefill.runtime.context import RunContext  # noqa: E402
 
 
 class _NoOp:
@@ -56,8 +57,8 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (= CPU actors)")
     parser.add_argument("--model", default="facefill-lite")
     args = parser.parse_args()
-    settings = InpaintSettings(model=args.model, device="cpu", align_faces=False)
-    factory = functools.partial(InpaintProcessor, settings)
+    settings = InpaintSettings(model=args.model, align_faces=False)
+    factory = functools.partial(InpaintProcessor, settings, context=RunContext(device="cpu"))
     options = RunOptions(workers=2, batch_size=1)
 
     with tempfile.TemporaryDirectory(prefix="facefill-ray-bench-") as tmp:
