@@ -125,7 +125,7 @@ def lite_fill(weights: str | Path | None = None) -> Fill:
     def fill(img: np.ndarray, m: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
         mk = torch.from_numpy(m)[None, None].float()
-        y = model(x, mk)[0].permute(1, 2, 0).numpy()
+        y = model.fill_tensors(x, mk)[0].permute(1, 2, 0).numpy()
         return (y * 255 + 0.5).clip(0, 255).astype(np.uint8)
 
     return fill
@@ -137,6 +137,7 @@ def registry_fill(name: str) -> Fill | str:
         import torch
 
         from facefill.pipelines.registry import get_inpainter
+        from facefill.pipelines.requests import InpaintRequest
         from facefill.runtime.context import RunContext
 
         model = get_inpainter(name).load(RunContext(device="cpu", offline=True))
@@ -147,7 +148,7 @@ def registry_fill(name: str) -> Fill | str:
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
         mk = torch.from_numpy(m)[None, None].float()
         with torch.inference_mode():
-            y = model(x, mk)[0].permute(1, 2, 0).numpy()
+            y = model(InpaintRequest(x * (1 - mk), mk))[0].permute(1, 2, 0).numpy()
         return (y * 255 + 0.5).clip(0, 255).astype(np.uint8)
 
     return fill

@@ -291,3 +291,89 @@ def test_help_and_usage_errors_do_not_import_heavy_libraries() -> None:
     proc = facefill(code=HEAVY_CHECK)
     assert "HEAVY=\n" in proc.stdout or proc.stdout.rstrip().endswith("HEAVY="), proc.stdout + proc.stderr
     assert "inpaint" in proc.stdout  # the help really ran
+
+
+@pytest.mark.parametrize("model", ["telea", "ns", "facefill-lite"])
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--exemplar", "{tmp}/a.png", "takes an exemplar"),
+        ("--attribute", "smiling", "takes an attribute target"),
+    ],
+)
+def test_an_option_the_model_cannot_honour_exits_2_in_one_line(tmp_path, model, option, value, says) -> None:
+    from facefill.pipelines.registry import INPAINT, models_with
+
+    write_rgb(tmp_path / "a.png", 1)
+    write_mask(tmp_path / "m.png", (5, 15, 5, 15))
+    args = ["inpaint", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"), "-o", str(tmp_path / "o")]
+    result = run(*args, "--model", model, option, value.format(tmp=tmp_path))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"{option} needs a model that {says}: " in lines[0], result.output
+    able = models_with(INPAINT, option.lstrip("-"))
+    assert all(name in lines[0] for name in able) and (able or "none installed yet" in lines[0])
+    assert not (tmp_path / "o").exists()
+
+
+class _ConditionedModel:
+    """Stand-in for an exemplar/attribute/stochastic model: paints the hole with the exemplar's mean
+    colour plus per-item noise, and records what each call got."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, tuple | None]] = []
+
+    def __call__(self, request):
+        import torch
+
+        self.calls.append((len(request), request.attribute))
+        colour = request.exemplar.mean(dim=(2, 3), keepdim=True) if request.exemplar is not None else 0.5
+        noise = 0.2 * request.randn(*request.image.shape[1:])
+        paint = (colour + noise * (request.attribute is not None)).clamp(0, 1)
+        return torch.where(request.mask > 0, paint, request.image)
+
+
+@pytest.fixture()
+def conditioned_model(monkeypatch: pytest.MonkeyPatch) -> _ConditionedModel:
+    from facefill.pipelines import registry
+
+    model = _ConditionedModel()
+    caps = frozenset({"exemplar", "attribute", "stochastic"})
+    spec = registry.ModelSpec("test-conditioned", "test", lambda context: model, capabilities=caps)
+    monkeypatch.setitem(registry._SPECS, (registry.INPAINT, spec.name), spec)
+    return model
+
+
+def test_exemplars_reach_a_model_that_takes_them(tmp_path: Path, conditioned_model) -> None:
+    inp, refs = tmp_path / "in", tmp_path / "refs"
+    for k, colour in enumerate(((200, 10, 10), (10, 10, 200))):
+        write_rgb(inp / f"p{k}.png", k)
+        refs.mkdir(exist_ok=True)
+        Image.fromarray(np.full((30, 20, 3), colour, np.uint8)).save(refs / f"p{k}.png")
+    hole = write_mask(tmp_path / "m.png", (5, 15, 5, 15))
+    args = ["inpaint", str(inp), "--mask", str(tmp_path / "m.png"), "--exemplar", str(refs)]
+    result = run(*args, "-o", str(tmp_path / "out"), "--model", "test-conditioned")
+    assert result.exit_code == 0, result.output
+    assert run(*args, "--model", "telea", "-o", str(tmp_path / "x")).exit_code == 2  # refused by telea
+    for k, colour in enumerate(((200, 10, 10), (10, 10, 200))):
+        out = load(tmp_path / "out" / f"p{k}.png")
+        assert np.abs(out[hole].astype(int) - colour).max() <= 1  # each item got its own exemplar
+        side = json.loads((tmp_path / "out" / f"p{k}.json").read_text())
+        assert side["exemplar_sha256"] == hashlib.sha256((refs / f"p{k}.png").read_bytes()).hexdigest()
+
+
+def test_an_item_alone_equals_the_same_item_in_a_batch_of_8(tmp_path: Path, conditioned_model) -> None:
+    for k in range(8):
+        write_rgb(tmp_path / "in" / f"img{k}.png", k)
+    hole = write_mask(tmp_path / "m.png", (4, 30, 6, 40))
+    common = ["--mask", str(tmp_path / "m.png"), "--model", "test-conditioned", "--attribute", "smiling"]
+    result = run("inpaint", str(tmp_path / "in"), *common, "-o", str(tmp_path / "batch"), "--batch-size", "8")
+    assert result.exit_code == 0, result.output
+    assert conditioned_model.calls == [(8, ("smiling",) * 8)]  # one model call for all 8
+    for k in (0, 6):
+        alone = tmp_path / "alone" / f"img{k}.png"
+        result = run("inpaint", str(tmp_path / "in" / f"img{k}.png"), *common, "-o", str(alone))
+        assert result.exit_code == 0, result.output
+        assert np.array_equal(load(alone), load(tmp_path / "batch" / f"img{k}.png"))  # byte-identical pixels
+    first, second = load(tmp_path / "batch/img0.png"), load(tmp_path / "batch/img1.png")
+    assert not np.array_equal(first[hole], second[hole])  # each item draws its own noise

@@ -1,4 +1,4 @@
-"""InpaintPipeline: compositing, pad-to-multiple, native-size crops, 16-bit precision, feathering."""
+"""InpaintPipeline: compositing, pad-to-multiple, batched native-size crops, 16-bit precision, feathering."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from facefill.pipelines import registry
+from facefill.pipelines.crops import MaskBoxCrop
 from facefill.pipelines.inpaint import InpaintPipeline
-from facefill.pipelines.registry import InpainterSpec
+from facefill.pipelines.registry import INPAINT, InpainterSpec
+from facefill.pipelines.requests import InpaintRequest
 from facefill.pipelines.sizing import pad_to_multiple, square_box
 
 torch.set_num_threads(1)
@@ -33,9 +35,11 @@ class ConstantModel:
         self.value = value
         self.shapes: list[tuple[int, ...]] = []
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, request: InpaintRequest) -> torch.Tensor:
+        image, mask = request.image, request.mask
         self.shapes.append(tuple(image.shape))
         assert set(torch.unique(mask).tolist()) <= {0.0, 1.0}
+        assert not bool(image[mask.expand_as(image) > 0].any())  # the hole arrives zeroed
         return torch.full_like(image, self.value)
 
 
@@ -47,7 +51,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch):
     def register(name: str, **fields) -> str:
         monkeypatch.setitem(
             registry._SPECS,
-            name,
+            (INPAINT, name),
             InpainterSpec(name=name, description="test", load=lambda ctx: model, **fields),
         )
         return name
@@ -71,7 +75,7 @@ def test_tensor_batch_in_tensor_out() -> None:
     masks = torch.zeros(3, 1, 24, 32)
     masks[0, :, 2:6, 2:6] = 1
     masks[2, :, 10:20, 10:30] = 1
-    out = InpaintPipeline("telea").run(images, masks)
+    out = InpaintPipeline("telea")(images, masks)
     assert out.shape == images.shape
     assert torch.equal(out[1], images[1])  # no hole in item 1
     assert torch.equal(out[masks.expand_as(out) == 0], images[masks.expand_as(images) == 0])
@@ -149,6 +153,28 @@ def test_feather_blends_only_near_the_hole(fake_model) -> None:
     assert out[15, 9, 0] == pytest.approx(0.25 * 0.8, abs=1e-6)
     assert np.all(out[:, :5] == 0) and np.all(out[:5] == 0)  # beyond 4 px: untouched
     assert 0 < out[15, 6, 0] < out[15, 8, 0] < out[15, 9, 0]  # monotone ramp
+
+
+def test_mask_box_crop_sends_all_images_in_one_call_like_one_by_one() -> None:
+    images = torch.rand(3, 3, 70, 90, generator=torch.Generator().manual_seed(1))
+    masks = torch.zeros(3, 1, 70, 90)
+    masks[0, :, 5:20, 5:30] = 1
+    masks[2, :, 40:66, 50:88] = 1  # item 1 has no hole: it is not sent
+
+    calls: list[int] = []
+
+    def fill(request: InpaintRequest) -> torch.Tensor:  # a position-dependent "model"
+        calls.append(len(request))
+        ramp = torch.linspace(0, 1, request.image.shape[-1]).view(1, 1, 1, -1)
+        return (request.image * 0.5 + ramp * request.mask).clamp(0, 1)
+
+    strategy = MaskBoxCrop(margin=8)
+    batched = strategy(InpaintRequest(images, masks), fill, 32)
+    assert calls == [2]
+    singles = [strategy(InpaintRequest(images[n : n + 1], masks[n : n + 1]), fill, 32) for n in range(3)]
+    one_by_one = torch.cat(singles)
+    assert torch.equal(batched, one_by_one)
+    assert torch.equal(batched[1], images[1])
 
 
 def test_unknown_model_is_a_model_error() -> None:

@@ -44,6 +44,12 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
     help="Reference face (file or folder) for exemplar-based models.",
 )
 @click.option(
+    "--attribute",
+    metavar="CLASS",
+    default=None,
+    help="Fill every hole as this class / attribute (models that take an attribute target).",
+)
+@click.option(
     "--model",
     default=DEFAULT_INPAINT_MODEL,
     show_default=True,
@@ -64,12 +70,11 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
 @click.pass_context
 def inpaint(ctx: click.Context, **kw: Any) -> None:
     """Fill the masked region (white = hole) of each image in INPUTS (files, folders or globs)."""
+    from facefill.cli.context import run_context
     from facefill.cli.options import batch_settings, mask_settings
-    from facefill.errors import UsageError
     from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
     from facefill.jobs.plan import PlanRequest
-    from facefill.pipelines.registry import inpainter_names
 
     request = PlanRequest(
         inputs=tuple(kw["inputs"]),
@@ -83,22 +88,34 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
     )
     settings = InpaintSettings(
         model=kw["model"],
-        device=kw["device"],
-        seed=kw["seed"],
         feather=kw["feather"],
         quality=kw["quality"],
         max_pixels=kw["max_pixels"],
         mask_options=mask_settings(kw),
         align_faces=not kw["no_align"],
+        attribute=kw["attribute"],
     )
+    context = run_context(ctx, kw)
     batch = batch_settings(ctx.obj, kw, batch_size=kw["batch_size"])
+    check_model(settings.model, exemplar=kw["exemplar"] is not None, attribute=settings.attribute is not None)
 
-    def make_processor(warn):  # after planning: input/output mistakes are reported before torch loads
-        if settings.model not in inpainter_names():
-            raise UsageError(
-                f"unknown --model {settings.model!r}; choose one of: {', '.join(inpainter_names())}"
-            )
-        return InpaintProcessor(settings, warn)
+    def make_processor(warn):  # runs here, or in each Ray actor
+        return InpaintProcessor(settings, warn, context=context)
 
-    code = run_batch_command(request, make_processor, batch)
+    code = run_batch_command(request, make_processor, batch, context=context)
     ctx.exit(code)
+
+
+def check_model(name: str, *, exemplar: bool, attribute: bool) -> None:
+    """Refuse (exit 2, one line) an unknown --model or an option the model cannot honour."""
+    from facefill.errors import ModelError, UsageError
+    from facefill.pipelines.registry import INPAINT, get_model, require_capabilities
+
+    try:
+        spec = get_model(INPAINT, name)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    needed = {"exemplar": "--exemplar"} if exemplar else {}
+    if attribute:
+        needed["attribute"] = "--attribute"
+    require_capabilities(spec, INPAINT, needed)

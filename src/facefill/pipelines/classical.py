@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.pipelines.registry import InpainterSpec, register_inpainter
+from facefill.pipelines.requests import InpaintRequest
+from facefill.runtime.context import RunContext
 
 RADIUS = 3
 
@@ -26,7 +28,7 @@ def telea_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 class OpenCVInpainter:
-    """fill(image N×3×H×W [0,1], mask N×1×H×W {0,1}) with cv2.inpaint; always on CPU."""
+    """fill(request) with cv2.inpaint (see pipelines.requests); always on CPU."""
 
     device = torch.device("cpu")
 
@@ -36,7 +38,8 @@ class OpenCVInpainter:
         self._cv2 = cv2
         self._flag = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}[method]
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, request: InpaintRequest) -> torch.Tensor:
+        image, mask = request.image, request.mask
         images = image.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).numpy()
         masks = (mask.detach().to("cpu").numpy()[:, 0] > 0.5).astype(np.uint8) * 255
         out = np.stack([self._fill_one(img, m) for img, m in zip(images, masks, strict=True)])
@@ -58,7 +61,7 @@ class OpenCVInpainter:
 
 
 def _loader(method: str):
-    def load(context: LoadContext) -> OpenCVInpainter:
+    def load(context: RunContext) -> OpenCVInpainter:
         return OpenCVInpainter(method)
 
     return load

@@ -1,10 +1,17 @@
-"""Crop strategies: how a fixed-resolution model (`InpainterSpec.native_size`) sees a bigger image.
+"""Crop strategies: how a fixed-resolution model (`ModelSpec.native_size`) sees a bigger image.
 
-A strategy gets the full image and mask plus `fill`, which runs the model on native-size squares,
-and returns a full-size prediction (only its hole pixels are used; the pipeline composites).
+Protocol (every strategy, batched): `strategy(request, fill, native_size) -> prediction`.
+
+* `request`: an `InpaintRequest` of N full-size images (hole pixels already zeroed);
+* `fill(native_request) -> Tensor`: runs the model on a request whose images are native-size
+  squares, K of them at once; build it with `request.select(indices).with_pixels(crops, holes)` so
+  exemplars, attributes and per-item generators follow their items. Call it once per strategy call
+  (one batch of K crops), not once per image;
+* returns N×3×H×W at the input size; only its hole pixels are used (the pipeline composites).
+
 `MaskBoxCrop` is the default (IOPaint's recipe for fixed-size nets, specs/inpaint.md §8.2): a square
-around the mask's bounding box plus a margin, resized to the native size and back. A face-aligned
-strategy is one more class with the same `__call__`.
+around the mask's bounding box plus a margin, resized to the native size and back.
+`pipelines.face_crop.AlignedFaceCrop` is the aligned-face strategy with the same signature.
 """
 
 from __future__ import annotations
@@ -16,16 +23,15 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from facefill.pipelines.requests import InpaintRequest
 from facefill.pipelines.sizing import mask_bbox, resize, resize_mask, square_box
 
-NativeFill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+NativeFill = Callable[[InpaintRequest], torch.Tensor]
 
 
 class CropStrategy(Protocol):
-    def __call__(
-        self, image: torch.Tensor, mask: torch.Tensor, fill: NativeFill, native_size: int
-    ) -> torch.Tensor:
-        """image N×3×H×W, mask N×1×H×W -> N×3×H×W prediction (hole pixels meaningful)."""
+    def __call__(self, request: InpaintRequest, fill: NativeFill, native_size: int) -> torch.Tensor:
+        """N full-size images -> N×3×H×W prediction (hole pixels meaningful); one `fill` call."""
         ...
 
 
@@ -43,26 +49,30 @@ class MaskBoxCrop:
 
     One box per image covers all holes (faces have one region of interest); 128 px is IOPaint's
     default margin. The crop is shifted inward at image edges and padded to a square when the image
-    is too small on one side.
+    is too small on one side. All images' crops reach the model as one N-image batch.
     """
 
     margin: int = 128
 
-    def __call__(
-        self, image: torch.Tensor, mask: torch.Tensor, fill: NativeFill, native_size: int
-    ) -> torch.Tensor:
+    def __call__(self, request: InpaintRequest, fill: NativeFill, native_size: int) -> torch.Tensor:
+        image, mask = request.image, request.mask
         prediction = image.clone()
         height, width = image.shape[-2:]
-        for n in range(image.shape[0]):
+        boxes: dict[int, tuple[int, int, int, int]] = {}
+        for n in range(len(request)):
             bbox = mask_bbox(mask[n, 0])
-            if bbox is None:
-                continue
-            y0, y1, x0, x1 = square_box(bbox, self.margin, height, width)
-            crop_img = _pad_square(image[n : n + 1, :, y0:y1, x0:x1])
-            crop_mask = _pad_square(mask[n : n + 1, :, y0:y1, x0:x1])
-            side = crop_img.shape[-1]
-            native = (native_size, native_size)
-            small = fill(resize(crop_img, native), resize_mask(crop_mask, native))
-            back = resize(small, (side, side))[..., : y1 - y0, : x1 - x0]
-            prediction[n, :, y0:y1, x0:x1] = back[0]
+            if bbox is not None:
+                boxes[n] = square_box(bbox, self.margin, height, width)
+        if not boxes:
+            return prediction
+        native = (native_size, native_size)
+        crops, holes = [], []
+        for n, (y0, y1, x0, x1) in boxes.items():
+            crops.append(resize(_pad_square(image[n : n + 1, :, y0:y1, x0:x1]), native))
+            holes.append(resize_mask(_pad_square(mask[n : n + 1, :, y0:y1, x0:x1]), native))
+        small = fill(request.select(list(boxes)).with_pixels(torch.cat(crops), torch.cat(holes)))
+        for k, (n, (y0, y1, x0, x1)) in enumerate(boxes.items()):
+            side = max(y1 - y0, x1 - x0)
+            back = resize(small[k : k + 1], (side, side))[..., : y1 - y0, : x1 - x0]
+            prediction[n, :, y0:y1, x0:x1] = back[0].to(prediction)
         return prediction

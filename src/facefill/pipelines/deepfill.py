@@ -18,9 +18,11 @@ from typing import Any
 import torch
 
 from facefill.errors import WeightsError
-from facefill.pipelines.published_weights import first_loadable
-from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.pipelines.pretrained import first_loadable
+from facefill.pipelines.registry import InpainterSpec, register_inpainter
+from facefill.pipelines.requests import InpaintRequest
 from facefill.pipelines.sizing import crop_to, pad_to_multiple
+from facefill.runtime.context import RunContext
 
 # weights-registry name -> (nipponjo file name, Google Drive file id from the upstream README)
 NIPPONJO_FILES: dict[str, tuple[str, str]] = {
@@ -45,7 +47,7 @@ def import_hint(names: tuple[str, ...]) -> str:
 
 @dataclass
 class DeepFillInpainter:
-    """Callable fill(image, mask) around a loaded DeepFillv2 generator (either flavour)."""
+    """Callable fill(request) around a loaded DeepFillv2 generator (either flavour)."""
 
     generator: torch.nn.Module
     weights_name: str = ""
@@ -74,11 +76,11 @@ class DeepFillInpainter:
         inpainted = image * (1.0 - hole) + filled * hole
         return {"inpainted": inpainted, "stage1": to_unit(stage1), "stage2": filled}
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.run(image, mask)["inpainted"]
+    def __call__(self, request: InpaintRequest) -> torch.Tensor:
+        return self.run(request.image, request.mask)["inpainted"]
 
 
-def load_deepfill(weight_names: tuple[str, ...], ctx: LoadContext) -> DeepFillInpainter:
+def load_deepfill(weight_names: tuple[str, ...], ctx: RunContext) -> DeepFillInpainter:
     """Load the first available of `weight_names`, detect its flavour, move it to ctx.device/dtype."""
     from facefill.models.deepfillv2 import load_generator
 
@@ -86,14 +88,14 @@ def load_deepfill(weight_names: tuple[str, ...], ctx: LoadContext) -> DeepFillIn
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"weights {name!r}: expected a dict checkpoint, got {type(checkpoint).__name__}")
     generator = load_generator(checkpoint, what=f"weights {name!r}")
-    generator = generator.to(device=ctx.device, dtype=ctx.dtype or torch.float32)
+    generator = generator.to(device=ctx.torch_device(), dtype=ctx.torch_dtype())
     return DeepFillInpainter(generator, weights_name=name)
 
 
 def _spec(name: str, dataset: str, description: str) -> InpainterSpec:
     names = (f"deepfillv2-{dataset}", f"deepfillv2-{dataset}-tf")  # fine-tuned "pt" file preferred
 
-    def load(ctx: LoadContext) -> Any:
+    def load(ctx: RunContext) -> Any:
         return load_deepfill(names, ctx)
 
     return InpainterSpec(

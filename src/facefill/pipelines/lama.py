@@ -7,16 +7,17 @@ N×3×H×W RGB in [0,1] (IOPaint clips it). LaMa is a general-purpose model (Pla
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from facefill.errors import ModelError, WeightsError
-from facefill.pipelines.published_weights import resolve_file
-from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.errors import ModelError
+from facefill.pipelines.pretrained import load_pretrained
+from facefill.pipelines.registry import InpainterSpec, register_inpainter
+from facefill.pipelines.requests import InpaintRequest
 from facefill.pipelines.sizing import crop_to, pad_to_multiple
+from facefill.runtime.context import RunContext
 
 WEIGHTS_NAME = "lama-big"
 MULTIPLE = 8
@@ -24,13 +25,16 @@ MULTIPLE = 8
 
 @dataclass
 class LamaInpainter:
-    """Callable fill(image, mask) around a TorchScript LaMa module."""
+    """Callable fill(request) around a TorchScript LaMa module (`run` for plain tensors)."""
 
     module: Any  # torch.jit.ScriptModule
     device: torch.device
 
+    def __call__(self, request: InpaintRequest) -> torch.Tensor:
+        return self.run(request.image, request.mask)
+
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def run(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x, size = pad_to_multiple(image.to(self.device, torch.float32), MULTIPLE)
         m, _ = pad_to_multiple((mask > 0).to(self.device, torch.float32), MULTIPLE)
         out = self.module(x.clamp(0.0, 1.0), m)
@@ -42,19 +46,10 @@ class LamaInpainter:
         return crop_to(out.clamp(0.0, 1.0), size).to(image)
 
 
-def load_lama(ctx: LoadContext) -> LamaInpainter:
-    path = resolve_file(WEIGHTS_NAME, ctx)
-    try:
-        with warnings.catch_warnings():  # torch marks jit as deprecated; IOPaint's file is TorchScript
-            warnings.simplefilter("ignore", DeprecationWarning)
-            module = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # not a TorchScript archive
-        raise WeightsError(
-            f"{path} is not a TorchScript LaMa model ({type(exc).__name__}); expected big-lama.pt"
-        ) from exc
-    device = torch.device(ctx.device)
-    module = module.to(device).eval()
-    return LamaInpainter(module, device)
+def load_lama(ctx: RunContext) -> LamaInpainter:
+    """The TorchScript module through the safe loader (`kind = "torchscript"` in weights.toml)."""
+    device = ctx.torch_device()
+    return LamaInpainter(load_pretrained(WEIGHTS_NAME, ctx, device=device), device)
 
 
 LAMA_SPEC = register_inpainter(

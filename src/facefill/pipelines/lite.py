@@ -2,54 +2,35 @@
 
 The weights ship inside the package (`facefill/assets/facefill_lite.safetensors`, trained by
 `facefill train` on LFW faces, see the model card in the README), so this model works offline and needs
-no download. `LoadContext.weights_overrides["facefill-lite"]` may point at another export
+no download. `--weights facefill-lite=PATH` (the run context) may point at another export
 (e.g. `RUN_DIR/ema_generator.safetensors`).
 """
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from facefill.errors import WeightsError
-from facefill.pipelines.registry import InpainterSpec, LoadContext, register_inpainter
+from facefill.pipelines.registry import InpainterSpec, register_inpainter
+from facefill.pipelines.requests import InpaintRequest
+from facefill.runtime.context import RunContext
 
 MODEL_NAME = "facefill-lite"
 ASSET = "facefill_lite.safetensors"
 
 
 def shipped_weights_path() -> Path:
-    """Path of the weights bundled with the package."""
+    """Path of the weights bundled with the package (weights.toml entry `facefill-lite`, an asset)."""
     return Path(str(resources.files("facefill") / "assets" / ASSET))
 
 
 def load_lite_generator(path: str | Path | None = None, device: Any = "cpu"):
-    """Build FacefillLite with the architecture recorded in the file's metadata and load it strictly."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    """FacefillLite from the shipped weights or the export at `path` (`load_pretrained` with an override)."""
+    from facefill.pipelines.pretrained import load_pretrained
 
-    from facefill.models.facefill_lite import FacefillLite
-    from facefill.models.registry import load_strict
-
-    path = Path(path) if path is not None else shipped_weights_path()
-    if not path.is_file():
-        raise WeightsError(
-            f"facefill-lite weights not found at {path}; reinstall facefill or pass a valid file"
-        )
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-        state = load_file(str(path), device="cpu")
-    except Exception as exc:  # safetensors raises several types for corrupt files
-        raise WeightsError(
-            f"cannot read facefill-lite weights {path}: {exc}; re-export or reinstall"
-        ) from exc
-    config = {k: tuple(json.loads(meta[k])) for k in ("widths", "dilations") if k in meta}
-    model = FacefillLite(**config)
-    load_strict(model, state, str(path))
-    return model.eval().to(device)
+    weights = {MODEL_NAME: str(Path(path).expanduser().resolve())} if path is not None else {}
+    return load_pretrained(MODEL_NAME, RunContext(device=str(device), weights=weights), device=device)
 
 
 def telea_batch(image, mask):
@@ -66,7 +47,11 @@ def telea_batch(image, mask):
 
 
 class LiteInpainter:
-    """The `fill(image, mask) -> image` callable of the inpainter registry contract."""
+    """The `fill(request) -> image` callable of the inpainter registry contract.
+
+    The Telea prior is computed from the request's pixels, whose hole the pipeline has zeroed: with
+    a full mask Telea has no border to fill from and leaves zeros, never the original pixels.
+    """
 
     def __init__(self, model) -> None:
         import torch
@@ -74,19 +59,24 @@ class LiteInpainter:
         # channels_last roughly halves CPU latency (oneDNN convolutions); harmless on CUDA
         self.model = model.to(memory_format=torch.channels_last)
 
-    def __call__(self, image, mask):
+    def __call__(self, request: InpaintRequest):
+        return self.fill_tensors(request.image, request.mask)
+
+    def fill_tensors(self, image, mask):
+        """Telea prior + residual on N×3×H×W [0,1] and its N×1×H×W hole (hole pixels ignored)."""
         import torch
 
         with torch.inference_mode():
             mask = (mask > 0.5).to(image.dtype)
-            filled = telea_batch(image, mask).contiguous(memory_format=torch.channels_last)
+            filled = telea_batch(image * (1 - mask), mask).contiguous(memory_format=torch.channels_last)
             out = self.model(filled, mask.contiguous(memory_format=torch.channels_last))
             return out.contiguous()
 
 
-def _load(ctx: LoadContext) -> LiteInpainter:
-    override = ctx.weights_overrides.get(MODEL_NAME)
-    return LiteInpainter(load_lite_generator(override, device=ctx.device))
+def _load(context: RunContext) -> LiteInpainter:
+    from facefill.pipelines.pretrained import load_pretrained
+
+    return LiteInpainter(load_pretrained(MODEL_NAME, context))  # honours --weights facefill-lite=PATH
 
 
 register_inpainter(
@@ -96,7 +86,7 @@ register_inpainter(
         load=_load,
         native_size=256,
         multiple_of=16,
-        assets=(ASSET,),
+        weights=(MODEL_NAME,),  # its sha256 (shipped file or --weights override) goes into sidecars
         batchable=True,
         licence_note="weights trained on LFW (research use); see README model card",
     )

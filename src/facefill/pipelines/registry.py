@@ -1,77 +1,141 @@
-"""Registry of inpainting models: name -> spec -> loader -> callable on tensors.
+"""Registry of models by (task, name): name -> spec -> loader -> callable on a request.
 
-Adding a network to `facefill inpaint` is one `register_inpainter(...)` call plus a model file.
-The callable contract (every model, classical or learned):
+Adding a model is one model file plus one `register_model(task, ModelSpec(...))` call in a module
+listed in `_MODULES[task]` (append yours there). Tasks: "inpaint" now; "edit" and "discrete" next.
 
-    fill(image, mask) -> image
-    image: float32 N×3×H×W in [0,1] on the model's device; mask: float32 N×1×H×W in {0,1}, 1 = hole.
-    Returns N×3×H×W in [0,1]. The caller composites (only hole pixels are kept from the result),
-    pads to `multiple_of`, and crops to `native_size` face crops; models need not do either.
+Contract of the "inpaint" task (details in `pipelines.requests`):
+
+    spec.load(context: RunContext) -> fill        # context: device, dtype, --weights, offline...
+    fill(request: InpaintRequest) -> Tensor N×3×H×W in [0,1]
+
+The pipeline zeroes hole pixels, pads to `multiple_of`, crops to `native_size` squares (a
+`pipelines.crops.CropStrategy`) and composites; models need not do any of it. `capabilities`
+says which optional request fields a model honours; the CLI and the pipeline refuse the others:
+
+* "exemplar": reads `request.exemplar` (a reference face per item), e.g. `--exemplar REF`;
+* "attribute": reads `request.attribute` (a class / attribute name per item), `--attribute NAME`;
+* "stochastic": draws noise, item i from `request.generators[i]` only (`request.randn`).
+
+Example (SAC-GAN): `register_model(INPAINT, ModelSpec("sacgan", "...", load, native_size=256,
+capabilities=frozenset({"exemplar", "attribute"})))`.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from facefill.errors import ModelError
+from facefill.errors import ModelError, UsageError
 
+if TYPE_CHECKING:
+    from facefill.runtime.context import RunContext
 
-class Inpainter(Protocol):
-    def __call__(self, image: Any, mask: Any) -> Any: ...
+INPAINT = "inpaint"
+
+# What each capability lets a model take, as the CLI says it ("... needs a model that takes an exemplar").
+CAPABILITIES: dict[str, str] = {
+    "exemplar": "takes an exemplar",
+    "attribute": "takes an attribute target",
+    "stochastic": "samples (uses per-item generators)",
+}
+
+# Models being built that will bring a capability: named in the refusal while none is installed.
+PLANNED: dict[tuple[str, str], tuple[str, ...]] = {
+    (INPAINT, "exemplar"): ("sacgan",),
+    (INPAINT, "attribute"): ("sacgan",),
+}
 
 
 @dataclass(frozen=True)
-class LoadContext:
-    """What a loader may use: the device, dtype, and where to find checkpoints."""
-
-    device: Any = "cpu"
-    dtype: Any = None
-    weights_overrides: dict[str, str] = field(default_factory=dict)
-    offline: bool = False
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class InpainterSpec:
+class ModelSpec:
     name: str
     description: str
-    load: Callable[[LoadContext], Inpainter]
-    native_size: int | None = None  # fixed-resolution face models: run on an aligned square crop
+    load: Callable[[RunContext], Any]
+    native_size: int | None = None  # fixed-resolution face models: run on a square crop of this side
     multiple_of: int = 1  # pad H and W to a multiple of this (reflect), crop back afterwards
     weights: tuple[str, ...] = ()  # weights-registry names used (their sha256 goes into sidecars)
     assets: tuple[str, ...] = ()  # weight files shipped inside the package (facefill/assets/NAME)
     batchable: bool = True  # accepts N > 1
     licence_note: str = ""
+    capabilities: frozenset[str] = frozenset()  # keys of CAPABILITIES
+
+    def __post_init__(self) -> None:
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            known = ", ".join(CAPABILITIES)
+            raise ValueError(f"{self.name}: unknown capabilities {sorted(unknown)}; known: {known}")
 
 
-_SPECS: dict[str, InpainterSpec] = {}
+InpainterSpec = ModelSpec  # the name the inpaint model files use
 
-# Modules that register inpainters when imported. Append when adding a model.
-_MODULES: list[str] = ["facefill.pipelines.classical"]
-_MODULES += ["facefill.pipelines.deepfill", "facefill.pipelines.lama"]
-_MODULES += ["facefill.pipelines.lite"]
+_SPECS: dict[tuple[str, str], ModelSpec] = {}
+
+# Modules that register models when imported, by task. Append when adding a model.
+_MODULES: dict[str, list[str]] = {
+    INPAINT: [
+        "facefill.pipelines.classical",
+        "facefill.pipelines.deepfill",
+        "facefill.pipelines.lama",
+        "facefill.pipelines.lite",
+    ],
+}
 
 
-def register_inpainter(spec: InpainterSpec) -> InpainterSpec:
-    _SPECS[spec.name] = spec
+def register_model(task: str, spec: ModelSpec) -> ModelSpec:
+    _SPECS[(task, spec.name)] = spec
     return spec
 
 
-def _load_all() -> None:
-    for module in _MODULES:
+def _load_all(task: str) -> None:
+    for module in _MODULES.get(task, ()):
         importlib.import_module(module)
 
 
+def model_names(task: str) -> list[str]:
+    _load_all(task)
+    return sorted(name for t, name in _SPECS if t == task)
+
+
+def get_model(task: str, name: str) -> ModelSpec:
+    _load_all(task)
+    if (task, name) not in _SPECS:
+        raise ModelError(f"unknown --model {name!r}; choose one of: {', '.join(model_names(task))}")
+    return _SPECS[(task, name)]
+
+
+def models_with(task: str, capability: str) -> list[str]:
+    """Names of the registered `task` models that have `capability`."""
+    return [n for n in model_names(task) if capability in _SPECS[(task, n)].capabilities]
+
+
+def require_capabilities(spec: ModelSpec, task: str, needed: dict[str, str]) -> None:
+    """Refuse (UsageError, exit 2) when `spec` lacks one of `needed` (capability -> option label).
+
+    The one-line message names the models that have it, from the registry: "--exemplar needs a
+    model that takes an exemplar: sacgan".
+    """
+    for capability, option in needed.items():
+        if capability in spec.capabilities:
+            continue
+        able = models_with(task, capability)
+        if able:
+            which = ", ".join(able)
+        else:
+            planned = ", ".join(PLANNED.get((task, capability), ()))
+            which = "none installed yet" + (f" ({planned} will)" if planned else "")
+        raise UsageError(f"{option} needs a model that {CAPABILITIES[capability]}: {which}")
+
+
+# Shorthands for the inpaint task (the model files and most callers use these).
+def register_inpainter(spec: ModelSpec) -> ModelSpec:
+    return register_model(INPAINT, spec)
+
+
+def get_inpainter(name: str) -> ModelSpec:
+    return get_model(INPAINT, name)
+
+
 def inpainter_names() -> list[str]:
-    _load_all()
-    return sorted(_SPECS)
-
-
-def get_inpainter(name: str) -> InpainterSpec:
-    _load_all()
-    if name not in _SPECS:
-        raise ModelError(f"unknown --model {name!r}; choose one of: {', '.join(sorted(_SPECS))}")
-    return _SPECS[name]
+    return model_names(INPAINT)
