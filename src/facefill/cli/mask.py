@@ -202,6 +202,7 @@ def mask(
         raise UsageError(f"--kind {kind} takes no PHOTOS arguments (got {inputs[0]!r}...)")
     if overwrite and resume:
         raise UsageError("--overwrite and --resume contradict each other: pick one")
+    from facefill.cli.context import run_context
     from facefill.jobs.mask_job import MaskRequest
 
     height, width = parse_size(size_text)
@@ -219,8 +220,10 @@ def mask(
         inputs=inputs,
         extra=region_extra,
     )
+    context = run_context(ctx, {"seed": seed})
     debug = bool((ctx.obj or {}).get("debug"))
-    code, ratios = _generate(request, output, overwrite=overwrite, resume=resume, quiet=quiet, debug=debug)
+    code, ratios = _generate(request, output, context, overwrite=overwrite, resume=resume, quiet=quiet,
+                             debug=debug)  # fmt: skip
     if not quiet:
         mean = sum(ratios.values()) / max(1, len(ratios))
         click.echo(f"wrote {len(ratios)} {kind} masks to {output} (mean hole ratio {mean * 100:.1f}%)")
@@ -228,7 +231,7 @@ def mask(
 
 
 def _generate(
-    request: Any, output: Path, *, overwrite: bool, resume: bool, quiet: bool, debug: bool
+    request: Any, output: Path, context: Any, *, overwrite: bool, resume: bool, quiet: bool, debug: bool
 ) -> tuple[int, dict[str, float]]:
     """Plan, check, run (facefill.jobs) and write masks.json; returns (exit code, hole ratios)."""
     from facefill.jobs import mask_job
@@ -253,5 +256,5 @@ def _generate(
     # face detection is the cost of a region item: batch 1 (a failing photo is never recomputed)
     batch = BatchSettings(overwrite=overwrite, quiet=quiet, debug=debug, batch_size=1 if settings else 8)
     code = run_batch_command(PlanRequest(inputs=request.inputs), lambda warn: processor, batch,
-                             plan=lambda _request: items)  # fmt: skip
+                             plan=lambda _request: items, context=context)  # fmt: skip
     return code, mask_job.write_manifest(output, request, items)

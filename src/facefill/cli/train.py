@@ -155,11 +155,11 @@ loadable by `facefill inpaint --model facefill-lite` via a weights override), lo
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Train a model recipe on a face dataset (seeded, resumable, EMA, DDP under torchrun)."""
-    from facefill.runtime.context import RunContext
+    from facefill.cli.context import run_context
     from facefill.training.launch import launch
 
     quiet = bool((ctx.obj or {}).get("quiet"))
-    context = RunContext(device=opts["device"], seed=opts["seed"], progress=False if quiet else None)
+    context = run_context(ctx, opts)
     launch(train_run(opts), context, log=None if quiet else (lambda line: click.echo(line, err=True)))
 
 
