@@ -155,19 +155,20 @@ def _toml_value(v: Any) -> str:
 
 
 def write_registry(path: Path, items: list[dict[str, Any]]) -> Path:
-    """Write [[weights]] tables; `sources` (list of dicts), `keymap` and `views` become sub-tables."""
+    """Write [[weights]] tables; `sources` (list of dicts), `keymap`, `config`, `views` become sub-tables."""
     lines: list[str] = []
     for item in items:
         lines.append("[[weights]]")
         for k, v in item.items():
-            if k not in ("sources", "keymap", "views"):
+            if k not in ("sources", "keymap", "config", "views"):
                 lines.append(f"{k} = {_toml_value(v)}")
         for src in item.get("sources", []):
             lines.append("[[weights.sources]]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in src.items()]
-        if item.get("keymap"):
-            lines.append("[weights.keymap]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in item["keymap"].items()]
+        for table in ("keymap", "config"):
+            if item.get(table):
+                lines.append(f"[weights.{table}]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in item[table].items()]
         for view, km in item.get("views", {}).items():
             lines.append(f"[weights.views.{view}]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in km.items()]
