@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "align": "facefill.cli.align:align",
     "train": "facefill.cli.train:train",
     "weights": "facefill.cli.weights:weights",
+    "synthesize-discrete": "facefill.cli.discrete:synthesize_discrete",
 }
 
 
