@@ -228,6 +228,8 @@ def info_cmd(ctx: click.Context, name: str, offline: bool, require_hash: bool) -
     ]
     if e.sha256:
         lines.append(f"sha256:        {e.sha256}")
+    elif e.asset:
+        lines.append("sha256:        of the installed file (package asset, trusted like the code)")
     else:
         seen = trusted_sha256(e.name)
         lines.append("sha256:        none published (trusted on first use; refused with --require-hash)")
@@ -245,7 +247,10 @@ def info_cmd(ctx: click.Context, name: str, offline: bool, require_hash: bool) -
     if not e.keymap.is_identity:
         lines.append(f"key map:       {_keymap_text(e.keymap)}")
     for view, km in e.views.items():
-        lines.append(f"view {view}:{' ' * max(1, 8 - len(view))}{_keymap_text(km)}")
+        build = e.build_for(view)
+        into = f" -> {build.architecture}" if build.is_module and view in e.view_builds else ""
+        into += f" ({build.kind})" if not build.is_module else ""
+        lines.append(f"view {view}:{' ' * max(1, 8 - len(view))}{_keymap_text(km)}{into}")
     found = locate(name, _context(ctx, offline, require_hash))
     if found is None:
         lines.append("local copy:    none")
