@@ -198,3 +198,49 @@ def test_unsup3d_depth_border_is_fixed():
         depth = model.canonical_depth(torch.rand(1, 3, 64, 64) * 2 - 1)
     assert torch.all(depth[:, :, :2] == 1.05) and torch.all(depth[:, :, -2:] == 1.05)
     assert depth.min() >= 0.9 - 1e-6 and depth.max() <= 1.1 + 1e-6
+
+
+# ---------------------------------------------------------------- checkpoint layouts through weights.toml
+
+
+def _meta(manifest: dict[str, list[int]]) -> dict[str, torch.Tensor]:
+    return {key: torch.empty(shape, device="meta") for key, shape in manifest.items()}
+
+
+@pytest.mark.parametrize("attribute", ["mask", "glasses", "sunglasses"])
+def test_fusion_checkpoint_layout_maps_onto_the_module(attribute):
+    """checkpoint_latest.pt = {'model': DataParallel state_dict}: the entry's key map strips `module.`."""
+    from facefill.weights.keymap import apply_keymap
+    from facefill.weights.registry import entry
+
+    e = entry(f"sdgan-fusion-{attribute}")
+    state = apply_keymap({"model": _meta(load_manifest("sdgan_semantic_fusion_network"))}, e.keymap, what="t")
+    with torch.device("meta"):
+        net = build(e.architecture, **e.config)
+    assert list(shapes_of(state).items()) == list(shapes_of(net.state_dict()).items())
+
+
+def test_unsup3d_checkpoint_layout_maps_onto_the_module():
+    from facefill.weights.keymap import apply_keymap
+    from facefill.weights.registry import entry
+
+    e = entry("sdgan-unsup3d")
+    checkpoint = {net: _meta(load_manifest(f"unsup3d_{net}")) for net in NETS}
+    state = apply_keymap(checkpoint, e.keymap, what="t")
+    with torch.device("meta"):
+        model = build(e.architecture, **e.config)
+    assert list(shapes_of(state).items()) == list(shapes_of(model.state_dict()).items())
+
+
+@pytest.mark.parametrize(
+    ("manifest", "architecture"),
+    [
+        ("sdgan_stylegan2_generator_256", "stylegan2-generator"),
+        ("sdgan_stylegan2_discriminator_256", "stylegan2-discriminator"),
+    ],
+)
+def test_sdgan_256_stylegan2_is_the_rosinality_layout(manifest, architecture):
+    """SD-GAN's own StyleGAN2 copy at 256 px: facefill's generator/discriminator, keys in order."""
+    with torch.device("meta"):
+        net = build(architecture, size=256)
+    assert list(shapes_of(net.state_dict()).items()) == list(load_manifest(manifest).items())
