@@ -214,6 +214,47 @@ def test_killed_worker_leaves_no_partial_files_and_rerun_completes_the_rest(
     assert reference.counts[DONE] == N_IMAGES
 
 
+def crashing_factory(poison: str | None):
+    """A torch-free processor that copies bytes and kills its own process on the item `poison`."""
+
+    class CopyOrCrash:  # local: cloudpickle ships it by value to the workers
+        description = "copy"
+
+        def run_info(self) -> dict:
+            return {"model": "copy"}
+
+        def load(self, item):
+            return item.source.read_bytes()
+
+        def process(self, batch):
+            if any(item.name == poison for item, _ in batch):
+                os._exit(1)  # a segfault-like death no exception handler sees
+            return [data for _, data in batch]
+
+        def save(self, item, loaded, result, target: Path) -> dict:
+            target.write_bytes(result)
+            return {}
+
+    return lambda warn: CopyOrCrash()
+
+
+@pytest.mark.slow
+def test_an_item_that_kills_every_worker_is_retried_a_bounded_number_of_times(
+    ray_cluster, tmp_path: Path
+) -> None:
+    from facefill.jobs.ray_runner import run_job_ray
+
+    make_folder(tmp_path, n=8)
+    first = run_job_ray(plan(tmp_path, "out"), crashing_factory("img01.png"), options())  # 2 calls of 4
+    failed = {r.name for r in first.results if r.status == FAILED}
+    assert first.counts == {DONE: 4, SKIPPED: 0, FAILED: 4, "total": 8}  # only the poisoned call is lost
+    assert "img01.png" in failed
+    assert all("rerun" in r.reason for r in first.results if r.status == FAILED)
+    rerun = run_job_ray(plan(tmp_path, "out"), crashing_factory(None), options())
+    assert {r.name for r in rerun.results if r.status == DONE} == failed
+    assert rerun.counts[SKIPPED] == 4
+
+
 def test_without_ray_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from facefill.jobs import ray_runner
 

@@ -206,7 +206,8 @@ def _dataset(
             ItemActor,
             fn_constructor_args=(factory, plain, forwarded_env()),
             batch_size=rows,
-            compute=ActorPoolStrategy(size=actors),
+            # One call in flight per actor: a worker that dies takes only its own call with it.
+            compute=ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
             num_cpus=1,
             num_gpus=gpus or None,
             max_restarts=MAX_RESTARTS,
