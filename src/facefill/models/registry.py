@@ -31,6 +31,10 @@ _MODULES: list[str] = [
     "facefill.models.lite_discriminator",
     "facefill.models.sdgan_fusion",
     "facefill.models.unsup3d",
+    "facefill.models.sacgan",
+    "facefill.models.sacgan_discriminator",
+    "facefill.models.spl",
+    "facefill.models.spl_discriminator",
 ]
 
 
