@@ -13,7 +13,14 @@ from facefill.models.spl_blocks import RegionNormL, region_instance_norm
 from facefill.models.spl_discriminator import SPLDiscriminator
 from manifest_utils import load_manifest, shapes_of
 
-TINY = {"residual_blocks": 1, "dense_blocks": 2, "dense_layers": 2, "dense_growth": 8, "prior_channels": 32}
+TINY = {
+    "residual_blocks": 1,
+    "dense_blocks": 2,
+    "dense_layers": 2,
+    "dense_growth": 8,
+    "prior_channels": 32,
+    "width": 8,
+}
 
 
 def test_state_dicts_match_manifests_in_order():

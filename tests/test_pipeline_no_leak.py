@@ -10,9 +10,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from facefill.models import build
 from facefill.pipelines.inpaint import InpaintPipeline
 from facefill.pipelines.registry import INPAINT, model_names
 from facefill.runtime.context import RunContext
+from facefill.training.export import export_generator
 from manifest_utils import random_state_dict
 
 torch.set_num_threads(1)
@@ -38,6 +40,13 @@ def weights(tmp_path_factory) -> dict[str, str]:
         torch.save({"G": state, "n_iter": 0}, files[name])
     files["lama-big"] = str(folder / "big-lama.pt")
     torch.jit.save(torch.jit.script(_IdentityLama()), files["lama-big"])
+    for name, arch, config in (  # small exports: the architecture config travels in the file
+        ("sacgan", "sacgan-generator", {"img_size": 128, "style_dim": 8, "max_conv_dim": 16, "base_dim": 8}),
+        ("spl", "spl-generator", {"residual_blocks": 1, "dense_blocks": 2, "prior_channels": 16, "width": 8}),
+    ):
+        torch.manual_seed(0)
+        module = build(arch, **config)
+        files[name] = str(export_generator(module, folder / f"{name}.safetensors", 0, arch, config))
     return files
 
 

@@ -107,8 +107,14 @@ class SACGANGenerator(nn.Module):
         max_conv_dim: int = 512,
         cross_attention: bool = True,
         base_dim: int | None = None,
+        domains: tuple[str, ...] | list[str] | None = None,
     ) -> None:
         super().__init__()
+        if domains is not None:
+            num_domains = len(domains)
+        # the class names a checkpoint was trained on (fc1's input order); the original kept them
+        # only as folder names, facefill exports them with the weights
+        self.domains = tuple(domains) if domains is not None else tuple(str(i) for i in range(num_domains))
         if img_size % 8:
             raise ValueError(f"img_size must be a multiple of 8, got {img_size}")
         self.img_size = img_size

@@ -36,21 +36,26 @@ class SPLGenerator(nn.Module):
         dense_blocks: int = 16,
         dense_growth: int = 32,
         dense_layers: int = 6,
+        width: int = 64,
     ) -> None:
+        """Defaults are SPL's; `width` (64) scales the image branch and the prior learner's stem
+        (smaller only for tests and experiments: the checkpoint layout needs 64)."""
         super().__init__()
-        p = prior_channels
+        p, w = prior_channels, width
         # image branch encoder (registration order = checkpoint key order)
-        self.encoder_conv1 = nn.Conv2d(3, 64, 7)
-        self.encoder_in1 = RegionNormB(64)
-        self.encoder_conv2 = nn.Conv2d(64, 128, 4, stride=2, padding=1)
-        self.encoder_in2 = RegionNormB(128)
-        self.encoder_conv3 = nn.Conv2d(128, 256, 4, stride=2, padding=1)
-        self.encoder_in3 = RegionNormB(256)
-        self.middle = nn.Sequential(*(SpadeResnetBlock(256, p, dilation=2) for _ in range(residual_blocks)))
+        self.encoder_conv1 = nn.Conv2d(3, w, 7)
+        self.encoder_in1 = RegionNormB(w)
+        self.encoder_conv2 = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)
+        self.encoder_in2 = RegionNormB(2 * w)
+        self.encoder_conv3 = nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1)
+        self.encoder_in3 = RegionNormB(4 * w)
+        self.middle = nn.Sequential(
+            *(SpadeResnetBlock(4 * w, p, dilation=2, hidden=2 * w) for _ in range(residual_blocks))
+        )
         # semantic prior learner
-        self.encoder_conv1_sm = nn.Conv2d(4, 64, 7)
-        self.encoder_conv2_sm = nn.Conv2d(64, 128, 4, stride=2, padding=1)
-        self.encoder_conv3_sm = nn.Conv2d(128, p, 4, stride=2, padding=1)
+        self.encoder_conv1_sm = nn.Conv2d(4, w, 7)
+        self.encoder_conv2_sm = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)
+        self.encoder_conv3_sm = nn.Conv2d(2 * w, p, 4, stride=2, padding=1)
         self.encoder_conv4_sm = nn.Conv2d(p, p, 4, stride=2, padding=1)
         self.encoder_sm_out = nn.Conv2d(p, p, 3, padding=1)
         self.rdbs = nn.ModuleList(
@@ -61,16 +66,16 @@ class SPLGenerator(nn.Module):
         self.feature_mapping = nn.Conv2d(p, teacher_channels, 1)
         # image branch decoder
         self.decoder = nn.Sequential(
-            nn.Conv2d(256, 128 * 4, 3, padding=1),
+            nn.Conv2d(4 * w, 2 * w * 4, 3, padding=1),
             nn.PixelShuffle(2),
-            RegionNormL(128, threshold),
+            RegionNormL(2 * w, threshold),
             nn.ReLU(True),
-            nn.Conv2d(128, 64 * 4, 3, padding=1),
+            nn.Conv2d(2 * w, w * 4, 3, padding=1),
             nn.PixelShuffle(2),
-            RegionNormL(64, threshold),
+            RegionNormL(w, threshold),
             nn.ReLU(True),
             nn.ReflectionPad2d(3),
-            nn.Conv2d(64, 3, 7),
+            nn.Conv2d(w, 3, 7),
         )
 
     def encode_image(self, painted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -103,10 +103,10 @@ class ResnetBlock(nn.Module):
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(dilation),
-            nn.Conv2d(dim, 256, 3, dilation=dilation),
+            nn.Conv2d(dim, dim, 3, dilation=dilation),  # dim = 256 in SPL (its inner width is fixed)
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
-            nn.Conv2d(256, dim, 3),
+            nn.Conv2d(dim, dim, 3),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,17 +116,17 @@ class ResnetBlock(nn.Module):
 class SpadeResnetBlock(nn.Module):
     """x + [SPADE(P), ReLU, pad, conv3×3 dil, SPADE(P), ReLU, pad, conv3×3]: where the prior enters."""
 
-    def __init__(self, dim: int, prior_dim: int, dilation: int = 2) -> None:
+    def __init__(self, dim: int, prior_dim: int, dilation: int = 2, hidden: int = 128) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(
-            SPADE(dim, prior_dim),
+            SPADE(dim, prior_dim, hidden),
             nn.ReLU(True),
             nn.ReflectionPad2d(dilation),
-            nn.Conv2d(dim, 256, 3, dilation=dilation),
-            SPADE(256, prior_dim),
+            nn.Conv2d(dim, dim, 3, dilation=dilation),  # dim = 256 in SPL (its inner width is fixed)
+            SPADE(dim, prior_dim, hidden),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
-            nn.Conv2d(256, dim, 3),
+            nn.Conv2d(dim, dim, 3),
         )
 
     def forward(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:

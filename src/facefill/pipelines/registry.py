@@ -79,6 +79,8 @@ _MODULES: dict[str, list[str]] = {
         "facefill.pipelines.deepfill",
         "facefill.pipelines.lama",
         "facefill.pipelines.lite",
+        "facefill.pipelines.sacgan",
+        "facefill.pipelines.spl",
     ],
 }
 
