@@ -7,7 +7,7 @@ Runs in one process through the Python API (no CLI start-up), crop around the ho
 alignment: the generated images have no faces). Where Ray's overhead goes is printed as parts:
   cluster start   `ray.init` of a private local cluster
   actor start     a no-op actor pool doing one call per actor
-  per call        the same dataset shape through no-op actors, minus the above, per call and actor
+  per call        the same dataset shape through no-op actors: first to last result, per call and actor
   row encoding    pickling the work items the driver sends (paths only)
   model start     building one processor (torch, weights) as each actor does once
 """
@@ -81,17 +81,21 @@ def main() -> None:
         blocks = math.ceil(len(items) / per_call)
         logging.getLogger("ray.data").setLevel(logging.ERROR)
 
-        def no_op(calls: int) -> float:
+        def no_op(calls: int) -> tuple[float, float]:
+            """(wall s, s from the first result to the last: the steady-state part, after actor start)."""
             dataset = ray.data.from_items(rows, override_num_blocks=calls).map_batches(
                 _NoOp,
                 batch_size=math.ceil(len(rows) / calls),
-                compute=ray.data.ActorPoolStrategy(size=actors),
+                compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
             )
-            return timed(lambda: list(dataset.iter_rows()))[1]
+            start, seen = time.perf_counter(), []
+            for _ in dataset.iter_batches(batch_size=None):
+                seen.append(time.perf_counter())
+            return seen[-1] - start, seen[-1] - seen[0]
 
-        startup_s = no_op(actors)  # one call per actor: actor start + one round trip
-        calls_s = no_op(blocks)
-        per_call_ms = 1000 * max(0.0, calls_s - startup_s) * actors / max(1, blocks - actors)
+        startup_s, _ = no_op(actors)  # one call per actor: actor start + one round trip
+        calls_s, steady_s = no_op(blocks)
+        per_call_ms = 1000 * steady_s * actors / max(1, blocks - 1)
         summary, ray_s = timed(lambda: run_job_ray(items, factory, options))
         ray.shutdown()
         compute = sum(sum(r.timings_ms.values()) for r in summary.results) / 1000
@@ -102,7 +106,7 @@ def main() -> None:
         print(
             f"  cluster start {start_s:.1f} s (once per run without --ray auto)\n"
             f"  actor start {startup_s:.1f} s (no-op actors, one call each)\n"
-            f"  per call {per_call_ms:.0f} ms/call/actor ({blocks} calls of no-op actors: {calls_s:.1f} s)\n"
+            f"  per call {per_call_ms:.1f} ms/call/actor ({blocks} no-op calls: {calls_s:.1f} s in all)\n"
             f"  row encoding {1000 * encode_s:.1f} ms for {len(rows)} rows, "
             f"{sum(len(pickle.dumps(r)) for r in rows) / len(rows):.0f} B/row\n"
             f"  model start {model_s:.1f} s per actor (in parallel)\n"
