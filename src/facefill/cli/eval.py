@@ -68,11 +68,16 @@ _DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (falls back to CPU with a warning
 @click.option("--no-lpips", is_flag=True, help="Skip LPIPS.")
 @click.option("--no-fid", is_flag=True, help="Skip FID.")
 @click.option("--no-identity", is_flag=True, help="Skip the face identity distances.")
+@click.option(
+    "--no-landmarks",
+    is_flag=True,
+    help="Skip the structure metric (dlib landmark error inside the hole, face detection rate).",
+)
 @click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
 @weights_options
 @click.pass_context
 def eval_command(ctx: click.Context, **kw) -> None:
-    """Score models on fixed image–mask pairs: PSNR, SSIM, L1, LPIPS, FID, identity.
+    """Score models on fixed image–mask pairs: PSNR, SSIM, L1, LPIPS, FID, identity, landmarks.
 
     \b
     Example:

@@ -43,6 +43,7 @@ def run_eval(ctx: click.Context, **kw) -> None:
         lpips=not kw["no_lpips"],
         identity=not kw["no_identity"],
         fid=not kw["no_fid"],
+        landmarks=not kw["no_landmarks"],
         sheet_pairs=kw["sheet_pairs"],
     )
     context = run_context(ctx, kw)

@@ -26,6 +26,7 @@ class EvalOptions:
     lpips: bool = True
     identity: bool = True
     fid: bool = True
+    landmarks: bool = True  # dlib structure metric (evaluation.structure), when dlib is installed
     sheet_pairs: int = 8
 
 
@@ -79,6 +80,7 @@ def evaluate(
     `context` gives the device, seed and checkpoints (`--weights`, offline) of models and scorers.
     """
     from facefill.evaluation.scorers import build_scorers
+    from facefill.evaluation.structure import build_landmark_scorer
     from facefill.pipelines.inpaint import InpaintPipeline
 
     start = time.perf_counter()
@@ -89,6 +91,7 @@ def evaluate(
     scorers, fid = build_scorers(
         device, context, lpips=opts.lpips, identity=opts.identity, fid=opts.fid, notes=result.notes
     )
+    structure = build_landmark_scorer(result.notes) if opts.landmarks else None
     for index, pair in enumerate(pairs):
         try:
             target, mask = load_pair(pair, images_dir, masks_dir, opts)
@@ -116,6 +119,8 @@ def evaluate(
             }
             for scorer in scorers:
                 row[scorer.column] = scorer(output, target, pair.image)
+            if structure is not None:  # needs the mask: landmarks inside the hole
+                row.update(structure(output, target, mask, pair.image))
             if fid is not None:
                 fid.add(name, output)
             result.rows.append(row)

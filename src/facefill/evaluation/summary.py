@@ -18,6 +18,8 @@ METRICS: dict[str, bool] = {
     "lpips": False,
     "id_dist_dlib": False,
     "id_cos_arcface": True,
+    "lmk_nme": False,  # evaluation.structure: landmark error inside the hole / inter-ocular
+    "face_found": True,  # share of outputs in which dlib still finds the face
 }
 ALL = "all"
 
