@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "facefill.cli.train:train",
     "weights": "facefill.cli.weights:weights",
     "synthesize-discrete": "facefill.cli.discrete:synthesize_discrete",
+    **dict.fromkeys(("edit", "edit-attribute"), "facefill.cli.edit:edit"),
 }
 
 

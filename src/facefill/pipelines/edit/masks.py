@@ -107,6 +107,6 @@ def dynamic_update(original: EditMasks, current: EditMasks, generated_dynamic: t
     d = resize(generated_dynamic, original.recon.shape[-1])
     shape = current.shape
     if update_shape and original.shape is not None:
-        shape = (original.shape + resize(generated_dynamic, PARSE_SIZE)).clamp(0, 1)
+        shape = (original.shape + resize(generated_dynamic, original.shape.shape[-1])).clamp(0, 1)
     return EditMasks(recon=(original.recon - d).clamp(0, 1), blend=current.blend,
                      dynamic=(original.dynamic + d).clamp(0, 1), shape=shape)
