@@ -16,6 +16,7 @@ from facefill.errors import ModelError, WeightsError
 # Modules that define registered architectures. Append when adding a model file.
 _MODULES: list[str] = [
     "facefill.models.facefill_lite",
+    "facefill.models.facefill_lite_v2",
     "facefill.models.resnet",
     "facefill.models.vgg",
     "facefill.models.bisenet",

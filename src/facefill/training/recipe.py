@@ -52,6 +52,7 @@ from facefill.training.losses import d_hinge, g_hinge
 # recipe name -> "module:Class"; modules are imported only when their recipe is chosen.
 RECIPES: dict[str, str] = {
     "facefill-lite": "facefill.training.recipes.lite:LiteRecipe",
+    "facefill-lite-v2": "facefill.training.recipes.lite_v2:LiteV2Recipe",
 }
 DEFAULT_RECIPE = "facefill-lite"
 
