@@ -1,7 +1,8 @@
 """The Ray runner against the local one, on a private 2-CPU Ray cluster bound to 127.0.0.1.
 
-Same items -> byte-identical outputs and sidecars and the same summary; a worker killed mid-run
-leaves no partial file and a rerun completes exactly what is missing.
+Same items -> byte-identical outputs and sidecars and the same summary (telea through the CLI);
+a worker killed mid-run (facefill-lite) leaves no partial file and a rerun completes exactly what is
+missing; an item that kills every worker is given up after bounded retries, reported once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from facefill.jobs.runner import TEST_DELAY_ENV, RunOptions, run_job
 from facefill.jobs.summary import DONE, FAILED, SKIPPED
 
 N_IMAGES = 40
+LITE = "facefill-lite"
 ACTOR_TITLE = "MapBatches(ItemActor)"  # Ray titles actor processes ray::MapWorker(MapBatches(<class>))
 
 
@@ -147,18 +149,6 @@ def test_cli_ray_gives_the_local_outputs_summary_and_resume(ray_cluster, tmp_pat
     assert rerun[1] == {DONE: 0, SKIPPED: N_IMAGES, FAILED: 1, "total": N_IMAGES + 1}
 
 
-@pytest.mark.slow
-def test_ray_facefill_lite_matches_the_local_runner_byte_for_byte(ray_cluster, tmp_path: Path) -> None:
-    make_folder(tmp_path, n=12, unmasked=1)
-    local, remote = (
-        run_local(tmp_path, "out_local", "facefill-lite"),
-        run_ray(tmp_path, "out_ray", "facefill-lite"),
-    )
-    assert outcomes(remote) == outcomes(local)
-    assert remote.counts == local.counts == {DONE: 11, SKIPPED: 1, FAILED: 0, "total": 12}
-    assert_same_files(tmp_path / "out_ray", tmp_path / "out_local", 11)
-
-
 def actor_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -177,11 +167,11 @@ def test_killed_worker_leaves_no_partial_files_and_rerun_completes_the_rest(
     ray_cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_folder(tmp_path)
-    reference = run_local(tmp_path, "out_local")
+    reference = run_local(tmp_path, "out_local", LITE)  # the shipped learned model, not only classical
     out = tmp_path / "out_ray"
-    monkeypatch.setenv(TEST_DELAY_ENV, "0.25")  # forwarded to the actors: slow enough to kill mid-item
+    monkeypatch.setenv(TEST_DELAY_ENV, "0.15")  # forwarded to the actors: slow enough to kill mid-item
     result: dict = {}
-    runner = threading.Thread(target=lambda: result.setdefault("summary", run_ray(tmp_path, "out_ray")))
+    runner = threading.Thread(target=lambda: result.setdefault("summary", run_ray(tmp_path, "out_ray", LITE)))
     runner.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.json"))) < 5:
@@ -205,13 +195,11 @@ def test_killed_worker_leaves_no_partial_files_and_rerun_completes_the_rest(
     for stem in finished:
         assert (out / f"{stem}.png").read_bytes() == (tmp_path / "out_local" / f"{stem}.png").read_bytes()
 
-    rerun = run_ray(tmp_path, "out_ray")
+    rerun = run_ray(tmp_path, "out_ray", LITE)
     assert rerun.counts[DONE] == N_IMAGES - len(finished)
     assert rerun.counts[SKIPPED] == len(finished)
-    assert files(out).keys() == files(tmp_path / "out_local").keys()
-    png = {n: b for n, b in files(out).items() if n.endswith(".png")}
-    assert png == {n: b for n, b in files(tmp_path / "out_local").items() if n.endswith(".png")}
     assert reference.counts[DONE] == N_IMAGES
+    assert_same_files(out, tmp_path / "out_local", N_IMAGES)  # byte-identical to one local run
 
 
 def crashing_factory(poison: str | None):
