@@ -125,8 +125,35 @@ def test_intensity_target_and_size_terms(nets):
     assert EditRequest(faces(1), ("smiling",), rngs(1), intensity=0.7).target_probability() == 0.7
     r = _run(nets, size=1.5, schedule=TINY.override(steps_noise=0))
     assert all(("size" in e.losses) == (e.step >= 4) for e in r.log)
-    two = _run(nets, attribute="smiling", schedule=TINY.override(steps_noise=0, steps_latent=5))
-    assert two.score_after.shape == (1, 1)
+    two = run_edit(nets, EditRequest(faces(1), ("smiling", "big_nose"), rngs(1),
+                                     schedule=TINY.override(steps_noise=0, steps_latent=5)))
+    assert two.score_after.shape == (1, 2) and two.local
+    probs = nets.parser(faces(1))
+    torch.testing.assert_close(two.masks.dynamic, resize(class_sum(probs, ("mouth", "nose")), SIZE))
+
+
+def test_optimizer_recreated_only_at_classf_start_in_local_mode(nets, monkeypatch):
+    made = []
+    real = torch.optim.Adam
+
+    def counting(params, lr):
+        made.append(lr)
+        return real(params, lr=lr)
+
+    monkeypatch.setattr(torch.optim, "Adam", counting)
+    _run(nets)
+    assert made == [TINY.lr_latent, TINY.lr_latent, TINY.lr_noise]  # start, classf start, noise phase
+    made.clear()
+    _run(nets, force_global=True)
+    assert made == [TINY.lr_latent, TINY.lr_noise]
+
+
+def test_noise_normalisation_order_is_a_choice(nets):
+    ref = _run(nets)
+    clean = _run(nets, noise_normalize="after_step")
+    for m in clean.noise:
+        assert abs(m.mean().item()) < 1e-4 and abs(m.std().item() - 1) < 1e-3
+    assert not all(torch.allclose(a, b) for a, b in zip(ref.noise, clean.noise, strict=True))
 
 
 def test_global_without_encoder_is_a_clear_error(nets):
