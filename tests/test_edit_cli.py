@@ -59,7 +59,7 @@ def test_photos_come_back_edited_with_their_size_and_outputs(standins, photos, t
     out = tmp_path / "out"
     result = _invoke(str(photos), "--attribute", "mouth_slightly_open", "--parser", "bisenet", *FAST,
                      "--save-intermediates", "--device", "cpu", "--batch-size", "2", *standins,
-                     "-o", str(out))
+                     "-o", str(out), env={"FACEFILL_HOME": str(tmp_path / "home")})
     assert result.exit_code == 1, result.output  # the blank photo has no face: reported, others done
     assert "blank.png" in result.output
     for name, size, mode in (("odd.png", (457, 401), "RGB"), ("gray.jpg", (512, 512), "L")):
@@ -90,6 +90,7 @@ def test_photos_come_back_edited_with_their_size_and_outputs(standins, photos, t
     assert np.array_equal(before[-40:, -40:], after[-40:, -40:])
     assert (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 8).mean() > 0.002
     assert not (out / "blank.png").exists()
+    assert len(list((tmp_path / "home" / "edit").glob("mean_latent-*.safetensors"))) == 1  # cached once
 
 
 def test_offline_without_weights_names_the_files_and_how_to_get_them(photos, tmp_path):

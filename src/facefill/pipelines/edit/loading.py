@@ -98,4 +98,31 @@ def _load(choice: NetworkChoice, context: RunContext) -> EditNetworks:
     for module in modules:
         module.requires_grad_(False)
     return EditNetworks(generator=generator, classifier=classifier, parser=parser, lpips=lpips,
-                        encoder=encoder)
+                        encoder=encoder, mean_latent=cached_mean_latent(generator, context))
+
+
+def cached_mean_latent(generator: torch.nn.Module, context: RunContext) -> torch.Tensor:
+    """The seeded 50 000-sample mean W, stored once per generator file under FACEFILL_HOME/edit
+    (MaskFaceGAN caches `latent_mean.pt` the same way; 40 s of mapping passes on one CPU core)."""
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    from facefill.pipelines.edit.networks import MEAN_LATENT_SAMPLES, MEAN_LATENT_SEED, mean_latent
+    from facefill.weights import sha256_of
+    from facefill.weights.cache import facefill_home
+
+    sha = sha256_of(GENERATOR, context)
+    device = generator.input.input.device
+    if not sha:
+        return mean_latent(generator)
+    name = f"mean_latent-{sha[:16]}-{MEAN_LATENT_SAMPLES}-{MEAN_LATENT_SEED}.safetensors"
+    path = facefill_home() / "edit" / name
+    if path.is_file():
+        return load_file(str(path))["mean_latent"].to(device)
+    mean = mean_latent(generator)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    save_file({"mean_latent": mean.detach().cpu().contiguous()}, str(tmp))
+    os.replace(tmp, path)
+    return mean
