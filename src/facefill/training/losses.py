@@ -98,3 +98,31 @@ def perceptual(
     with torch.no_grad():
         real = extractor(target)
     return feature_matching(real, extractor(output), weights)
+
+
+def bce_adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Non-saturating GAN loss (BCE with logits against 1 for real, 0 for fake): SAC-GAN's D and G."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def bce_probabilities(probabilities: torch.Tensor, real: bool) -> torch.Tensor:
+    """BCE on a critic that ends in a sigmoid (SPL's EdgeConnect D)."""
+    target = torch.ones_like(probabilities) if real else torch.zeros_like(probabilities)
+    return F.binary_cross_entropy(probabilities.clamp(1e-6, 1 - 1e-6), target)
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """0.5 · batch-mean of ‖∇ₓ D(x)‖² on real images (StarGAN-v2's R1; `real_images` must require grad)."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return 0.5 * grad.pow(2).reshape(grad.shape[0], -1).sum(1).mean()
+
+
+def pyramid_l1(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over pyramid levels of mean |a − b| (SAC-GAN's style consistency; both sides keep grads)."""
+    return sum((x - y).abs().mean() for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def weighted_l1(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """mean(|output − target| · weight), weight broadcast (SPL: 1 + 2m on pixels, 1 + 3m on priors)."""
+    return ((output - target).abs() * weight).mean()

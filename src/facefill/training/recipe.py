@@ -22,8 +22,11 @@ the reference recipe). Subclass `Recipe`, add `"name": "module:Class"` to `RECIP
   generator for samples); `generator_step(generator, batch) -> (Prediction, {term: loss})` adds the
   reconstruction terms (unweighted; the trainer weights and logs them).
 - `critic_inputs(batch)`: tensors passed after the image to the discriminator, `d(image, *inputs)`
-  (the mask for facefill-lite; mask and class label for a class-conditioned critic). The trainer
-  scores real and fake in one call, so each input is concatenated with itself.
+  (the mask for facefill-lite; mask and class label for a class-conditioned critic). The default
+  `critic_loss` scores real and fake in one call, so each input is concatenated with itself.
+- `adversarial_loss(critic, pred, batch)` / `critic_loss(critic, pred, batch)`: the generator's
+  adversarial term and the discriminator's loss; the defaults judge `pred.composite` with
+  `critic_inputs`; SAC-GAN (two labelled terms + R1) and SPL (the raw output) override them.
 - `export(generator, path, step)` and `export_name`: the weights file written from the EMA
   generator (safetensors, with the architecture config in its metadata so a loader can rebuild it).
 
@@ -53,6 +56,8 @@ from facefill.training.losses import d_hinge, g_hinge
 RECIPES: dict[str, str] = {
     "facefill-lite": "facefill.training.recipes.lite:LiteRecipe",
     "facefill-lite-v2": "facefill.training.recipes.lite_v2:LiteV2Recipe",
+    "sacgan": "facefill.training.recipes.sacgan:SACGANRecipe",
+    "spl": "facefill.training.recipes.spl:SPLRecipe",
 }
 DEFAULT_RECIPE = "facefill-lite"
 
@@ -145,6 +150,25 @@ class Recipe:
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return d_hinge(real_logits, fake_logits)
+
+    def adversarial_loss(
+        self, critic: nn.Module, pred: Prediction, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """The generator's adversarial term (critic frozen): by default the critic on the composite.
+
+        Override when the critic judges something else or more than one thing (SAC-GAN: raw output
+        and composite, each with the target label; SPL: the raw output)."""
+        return self.generator_adversarial_loss(critic(pred.composite, *self.critic_inputs(batch)))
+
+    def critic_loss(
+        self, critic: nn.Module, pred: Prediction, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """The discriminator's loss: by default real and detached composite scored in one call."""
+        inputs = self.critic_inputs(batch)
+        n = pred.target.shape[0]
+        pair = torch.cat([pred.target, pred.composite.detach()])
+        logits = critic(pair, *(torch.cat([c, c]) for c in inputs))  # one DDP forward
+        return self.discriminator_loss(logits[:n], logits[n:])
 
     # -- export ---------------------------------------------------------------------------------
     def export(self, generator: nn.Module, path: Path, step: int) -> Path:

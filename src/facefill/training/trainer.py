@@ -160,12 +160,11 @@ class Trainer:
             weighted = recipe.loss_weights[name] * term
             loss = weighted if loss is None else loss + weighted
         assert loss is not None, f"recipe {recipe.name} returned no loss terms"
-        critic_inputs = recipe.critic_inputs(batch)
         adv = torch.zeros((), device=self.device)
         if use_adv:
             # the unwrapped critic: no DDP gradient sync for D during the generator's step
             critic = _unwrap(self.d).requires_grad_(False)
-            adv = recipe.generator_adversarial_loss(critic(pred.composite, *critic_inputs))
+            adv = recipe.adversarial_loss(critic, pred, batch)
             loss = loss + w_adv * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -173,10 +172,7 @@ class Trainer:
         d_loss = torch.zeros((), device=self.device)
         if use_adv:
             _unwrap(self.d).requires_grad_(True)
-            n = pred.target.shape[0]
-            pair = torch.cat([pred.target, pred.composite.detach()])
-            logits = self.d(pair, *(torch.cat([c, c]) for c in critic_inputs))  # one DDP forward
-            d_loss = recipe.discriminator_loss(logits[:n], logits[n:])
+            d_loss = recipe.critic_loss(self.d, pred, batch)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
