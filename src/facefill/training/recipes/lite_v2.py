@@ -52,9 +52,10 @@ def face_landmarks_cache(faces: np.ndarray, cache_path: Path) -> np.ndarray:
     from facefill.faces.find import find_faces
 
     points = np.full((len(faces), 68, 2), np.nan, np.float32)
+    upsample = 0 if faces.shape[1] >= 200 else 1  # dlib's HOG finds faces of >= 80 px
     for i in range(len(faces)):
         try:
-            found = find_faces(np.asarray(faces[i]), upsample=0, try_rotations=False)
+            found = find_faces(np.asarray(faces[i]), upsample=upsample, try_rotations=False)
             points[i] = found[0].landmarks
         except FaceNotFoundError:
             pass
