@@ -12,7 +12,6 @@ strokes by default, spec §5.1).
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from facefill.faces.regions import dilate_mask, draw_region, landmark_polygons
@@ -23,12 +22,10 @@ REGIONS = ("mouth", "mouth", "lower_face", "eyes")  # the mouth twice: it carrie
 
 def face_oval_mask(size: int) -> np.ndarray:
     """SAC-GAN's fixed `face_mask.png` shape, scaled: an oval over x 24–107, y 25–122 at 128² (1 = hole)."""
-    mask = np.zeros((size, size), np.uint8)
     s = size / 128
-    centre = (int(round(65.5 * s)), int(round(73.5 * s)))
-    axes = (int(round(41.5 * s)), int(round(48.5 * s)))
-    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
-    return mask
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    inside = ((xs - 65.5 * s) / (42 * s)) ** 2 + ((ys - 73.5 * s) / (49 * s)) ** 2 <= 1
+    return inside.astype(np.uint8)
 
 
 def region_mask(rng: np.random.Generator, landmarks: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,177 @@
+"""SAC-GAN / SPL training: labelled batches, the class recipe, losses, learning steps, exact resume."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facefill.models import from_checkpoint
+from facefill.pipelines.sacgan_classes import (
+    CLASSES,
+    MouthMeasure,
+    mouth_class,
+    mouth_measure,
+    otsu_threshold,
+)
+from facefill.training.dataset import MaskSampler
+from facefill.training.losses import r1_penalty
+from facefill.training.recipes.sacgan import SACGANRecipe
+from facefill.training.recipes.sacgan_data import LabelledFaceBatches, face_oval_mask
+from facefill.training.recipes.spl import SPLRecipe
+from facefill.training.trainer import TrainConfig, Trainer
+
+TINY_SAC = {
+    "img_size": 32,
+    "style_dim": 8,
+    "max_conv_dim": 16,
+    "base_dim": 8,
+    "domains": ("a", "b"),
+    "w_per": 0,
+}
+TINY_SPL = {"residual_blocks": 1, "dense_blocks": 1, "dense_layers": 1, "prior_channels": 8, "width": 8}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _landmarks(size: int) -> np.ndarray:
+    """A plausible 68-point face (eyes, nose, an open mouth) scaled to `size`."""
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0.3, 0.7, (68, 2))
+    pts[0:17] = np.stack([np.linspace(0.15, 0.85, 17), 0.5 + 0.35 * np.sin(np.linspace(0, np.pi, 17))], 1)
+    pts[36:42], pts[42:48] = (
+        [0.35, 0.4] + rng.normal(0, 0.02, (6, 2)),
+        [0.65, 0.4] + rng.normal(0, 0.02, (6, 2)),
+    )
+    mouth = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    pts[48:60] = np.stack([0.5 + 0.12 * np.cos(mouth), 0.75 + 0.05 * np.sin(mouth)], 1)
+    pts[60:68] = np.stack([0.5 + 0.08 * np.cos(mouth[::1][:8]), 0.75 + 0.03 * np.sin(mouth[:8])], 1)
+    return pts * size
+
+
+def _batches(size: int = 32, seed: int = 1) -> LabelledFaceBatches:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    faces = np.stack(
+        [np.full((size, size, 3), 40 + 150 * c, np.uint8) for c in labels]
+    )  # class in the pixels
+    faces[:, : size // 2] += np.arange(6, dtype=np.uint8)[:, None, None, None]  # and which face it is
+    marks = [_landmarks(size) if i % 2 == 0 else None for i in range(6)]
+    return LabelledFaceBatches(faces, labels, marks, MaskSampler("freeform"), batch_size=4, seed=seed)
+
+
+def test_labelled_batches_are_deterministic_balanced_and_exemplars_match_their_class():
+    batches = _batches()
+    a, b = batches[3], batches[3]
+    for key in ("image", "mask", "label", "exemplar", "label_ref"):
+        np.testing.assert_array_equal(a[key], b[key])
+    labels, refs = [], []
+    for step in range(60):
+        batch = batches[step]
+        assert batch["mask"].shape == (4, 1, 32, 32) and batch["mask"].sum() > 0
+        # the class is in the pixel values (40 / 190): each image and exemplar belongs to its label
+        np.testing.assert_array_equal((batch["image"][:, 0, -1, 0] > 0.5).astype(int), batch["label"])
+        np.testing.assert_array_equal((batch["exemplar"][:, 0, -1, 0] > 0.5).astype(int), batch["label_ref"])
+        labels += list(batch["label"])
+        refs += list(batch["label_ref"])
+    assert 0.35 < np.mean(labels) < 0.65 and 0.35 < np.mean(refs) < 0.65  # class-balanced
+
+
+def test_face_oval_preset_matches_sacgan_face_mask_geometry():
+    mask = face_oval_mask(128)
+    ys, xs = np.nonzero(mask)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (24, 107, 25, 122)  # spec §2.6 bbox
+    assert 0.36 < mask.mean() < 0.43  # the released face_mask.png covers 42.6 %
+
+
+def test_mouth_class_recipe_on_known_geometry():
+    pts = _landmarks(100)
+    iod = np.linalg.norm(pts[42:48].mean(0) - pts[36:42].mean(0))
+    gap = np.mean([np.linalg.norm(pts[a] - pts[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
+    measure = mouth_measure(pts)
+    assert measure.gap == pytest.approx(gap / iod)
+    assert measure.width == pytest.approx(np.linalg.norm(pts[54] - pts[48]) / iod)
+    assert (
+        mouth_class(MouthMeasure(0.01, 1.0)) == CLASSES[0]
+        and mouth_class(MouthMeasure(0.3, 1.0)) == CLASSES[1]
+    )
+    assert mouth_class(MouthMeasure(0.08, 1.0)) is None and mouth_class(MouthMeasure(0.1, 1), strict=False)
+    values = np.concatenate([np.random.default_rng(0).normal(0.02, 0.01, 200), np.full(100, 0.2)])
+    threshold = otsu_threshold(values)  # splits the two groups (a few tail values aside)
+    assert (values[:200] < threshold).mean() > 0.95 and (values[200:] >= threshold).all()
+
+
+def test_r1_penalty_of_a_linear_critic():
+    w = torch.randn(3, 4, 4, dtype=torch.float64)
+    x = torch.randn(5, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    logits = (x * w).sum(dim=(1, 2, 3))
+    assert float(r1_penalty(logits, x)) == pytest.approx(0.5 * float(w.pow(2).sum()))
+
+
+def _trainer(tmp_path: Path, recipe, batches, steps: int, run: str = "run") -> Trainer:
+    config = TrainConfig(
+        steps=steps, adv_start=0, ckpt_every=1000, ckpt_minutes=1e9, sample_every=1000, log_every=1, seed=3
+    )
+    return Trainer(config, batches, tmp_path / run, recipe=recipe)
+
+
+def test_sacgan_recipe_learns_on_a_repeated_batch(tmp_path: Path):
+    trainer = _trainer(tmp_path, SACGANRecipe(**TINY_SAC), _batches(), steps=20)
+    trainer.lr = 3e-3
+    for group in trainer.opt_g.param_groups:
+        group["lr"] = 3e-3
+    batch = trainer.batches[0]
+    first = trainer.train_step(batch)
+    for _ in range(7):
+        last = trainer.train_step(batch)
+    assert set(first) >= {"pixel", "sty", "g_adv", "d"} and first["d"] > 0
+    assert last["pixel"] < 0.8 * first["pixel"]
+
+
+def _hash(module: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode() + v.detach().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_sacgan_resume_reproduces_an_uninterrupted_run_and_exports_its_classes(tmp_path: Path):
+    straight = _trainer(tmp_path, SACGANRecipe(**TINY_SAC), _batches(), 3, "straight")
+    straight.run(progress=False, num_workers=0)
+    _trainer(tmp_path, SACGANRecipe(**TINY_SAC), _batches(), 1, "split").run(progress=False, num_workers=0)
+    resumed = _trainer(tmp_path, SACGANRecipe(**TINY_SAC), _batches(), 3, "split")
+    resumed.load(tmp_path / "split" / "checkpoints" / "last.pt")
+    resumed.run(progress=False, num_workers=0)
+    for part in ("g", "ema", "d"):
+        assert _hash(getattr(resumed, part)) == _hash(getattr(straight, part)), part
+    from safetensors.torch import load_file
+
+    from facefill.weights.safe_load import safetensors_metadata
+
+    export = tmp_path / "split" / "ema_generator.safetensors"
+    meta = safetensors_metadata(export)
+    assert meta["arch"] == "sacgan-generator" and '"a", "b"' in meta["domains"]
+    config = {k: v for k, v in TINY_SAC.items() if k != "w_per"}
+    model = from_checkpoint("sacgan-generator", load_file(str(export)), **config)
+    assert model.domains == ("a", "b")
+
+
+def test_spl_recipe_step_uses_the_raw_prediction_and_exports(tmp_path: Path):
+    from facefill.training.dataset import InpaintBatches
+
+    faces = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    batches = InpaintBatches(faces, MaskSampler("freeform"), batch_size=2, seed=1)
+    trainer = _trainer(tmp_path, SPLRecipe(**TINY_SPL), batches, steps=2)
+    terms = trainer.train_step(trainer.batches[0])
+    assert set(terms) >= {"l1", "g_adv", "d"} and "prior" not in terms  # no teacher: no distillation
+    assert 0 < terms["d"] < 10
+    trainer.save()
+    assert (tmp_path / "run" / "ema_generator.safetensors").is_file()
