@@ -117,7 +117,15 @@ class SACGANInpainter:
             measured = self.exemplar_labeler(request.exemplar)
             names = [given if given is not None else m for given, m in zip(names, measured, strict=True)]
         label = class_codes(names, self.domains, request.image)
-        return sacgan_fill(self.generator, request.image, request.mask, label, request.exemplar)
+        side = int(getattr(self.generator, "img_size", NATIVE_SIZE))
+        size = tuple(request.image.shape[-2:])
+        if size == (side, side):
+            return sacgan_fill(self.generator, request.image, request.mask, label, request.exemplar)
+        # a network trained at another size (e.g. a 64² experiment): run at its size, resize back
+        image = F.interpolate(request.image, size=(side, side), mode="bilinear", antialias=True)
+        mask = (F.interpolate(request.mask, size=(side, side), mode="bilinear") > 0).to(image.dtype)
+        out = sacgan_fill(self.generator, image, mask, label, request.exemplar)
+        return F.interpolate(out, size=size, mode="bilinear", antialias=True).clamp(0, 1)
 
 
 def _load(context: RunContext) -> SACGANInpainter:
