@@ -220,7 +220,12 @@ class InpaintProcessor:
 
         side = self.pipeline.spec.native_size
         size = (side, side) if side else loaded[0].exemplar.shape[:2]
-        planes = [torch.from_numpy(np.ascontiguousarray(x.exemplar.transpose(2, 0, 1)))[None] for x in loaded]
+        exemplars = [x.exemplar for x in loaded]
+        if side and self.settings.align_faces:  # framed like the source: its aligned face crop
+            from facefill.pipelines.sacgan import align_exemplar
+
+            exemplars = [align_exemplar(x, side) for x in exemplars]
+        planes = [torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None] for x in exemplars]
         return torch.cat([resize(p, tuple(size)) for p in planes])
 
     def save(self, item: WorkItem, loaded: _Loaded, result: np.ndarray, target: Path) -> dict[str, Any]:

@@ -99,6 +99,31 @@ def landmark_labeler(exemplars: torch.Tensor) -> list[str]:
     return names
 
 
+def align_exemplar(photo, size: int = NATIVE_SIZE):
+    """The exemplar framed like an aligned source: its largest face FFHQ-aligned at size×size.
+
+    `photo`: H×W×3 float32 in [0,1] (the exemplar file as read, full resolution). Without a face
+    (or already a tight crop dlib cannot find) it falls back to a central square resized to size.
+    """
+    import numpy as np
+
+    from facefill.errors import FaceNotFoundError
+    from facefill.faces.roundtrip import FaceSearch, align_crops
+
+    rgb8 = (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
+    try:
+        face = FaceSearch(choice="largest").find(rgb8, "exemplar")[0]
+        return align_crops(photo, [face], size)[0].pixels()[:, :, :3]
+    except FaceNotFoundError:
+        import cv2
+
+        h, w = photo.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        square = photo[top : top + side, left : left + side]
+        return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 @dataclass
 class SACGANInpainter:
     """The `fill(request)` callable of the registry contract around a loaded SACGANGenerator."""
