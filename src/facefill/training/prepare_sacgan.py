@@ -6,7 +6,8 @@ Train faces come from `lfw/`, test faces from `lfw_val/` (identities disjoint fr
 largest face (dlib HOG), 68 landmarks, FFHQ alignment at --size (the framing `--align-faces` gives
 at inference), the class recipe of `pipelines.sacgan_classes` (inner-lip gap / inter-ocular
 distance; ambiguous gaps are left out). Writes the L2M-GAN layout DIR/<class>/{train,test}/NAME.png
-plus DIR/landmarks.json (crop-space landmarks per written file, for face-region training masks)
+(or .jpg with --jpeg-quality, small enough to carry ~7000 faces to a GPU machine) plus
+DIR/landmarks.json (crop-space landmarks per written file, for face-region training masks)
 and DIR/summary.json; prints the gap histogram, the Otsu threshold and the class counts. Nothing of
 the data goes into the repository: DIR should live outside the checkout (or be a carried subset).
 """
@@ -55,7 +56,9 @@ def histogram_text(values: np.ndarray, bins: int = 20) -> str:
     )
 
 
-def prepare(data: Path, out: Path, size: int = 128, limit: int | None = None) -> dict:
+def prepare(
+    data: Path, out: Path, size: int = 128, limit: int | None = None, jpeg_quality: int | None = None
+) -> dict:
     landmarks: dict[str, list] = {}
     gaps: list[float] = []
     counts = {split: dict.fromkeys(CLASSES, 0) for split in SPLITS}
@@ -73,9 +76,10 @@ def prepare(data: Path, out: Path, size: int = 128, limit: int | None = None) ->
             if label is None:
                 skipped["ambiguous"] += 1
                 continue
-            rel = f"{label}/{split}/{path.stem}.png"
+            rel = f"{label}/{split}/{path.stem}.{'jpg' if jpeg_quality else 'png'}"
             (out / label / split).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(out / rel), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if jpeg_quality else []
+            cv2.imwrite(str(out / rel), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), params)
             landmarks[rel] = np.round(points, 2).tolist()
             counts[split][label] += 1
     values = np.asarray(gaps)
@@ -103,8 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="photos per split (a quick check)")
+    parser.add_argument(
+        "--jpeg-quality", type=int, default=None, help="write JPEG (e.g. 92) instead of PNG: ~5x smaller"
+    )
     args = parser.parse_args(argv)
-    prepare(args.data, args.out, args.size, args.limit)
+    prepare(args.data, args.out, args.size, args.limit, args.jpeg_quality)
 
 
 if __name__ == "__main__":
