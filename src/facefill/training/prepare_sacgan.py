@@ -9,7 +9,7 @@ distance; ambiguous gaps are left out). Writes the L2M-GAN layout DIR/<class>/{t
 (or .jpg with --jpeg-quality, small enough to carry ~7000 faces to a GPU machine) plus
 DIR/landmarks.json (crop-space landmarks per written file, for face-region training masks)
 and DIR/summary.json; prints the gap histogram, the Otsu threshold and the class counts. Nothing of
-the data goes into the repository: DIR should live outside the checkout (or be a carried subset).
+the data goes into git: put DIR in an ignored folder that lasts, e.g. .cache/sacgan_lfw128.
 """
 
 from __future__ import annotations
