@@ -117,3 +117,22 @@ def _face(found):
     from facefill.faces.face import Face
 
     return Face(found.box, 1.0).with_landmarks(found.points)
+
+
+def test_eval_runner_reports_the_structure_columns(tmp_path):
+    """`facefill eval`'s runner: an eye hole filled by Telea keeps the face but moves the eye landmarks."""
+    from facefill.evaluation.pairs import Pair, bin_label
+    from facefill.evaluation.runner import EvalOptions, evaluate
+    from facefill.runtime.context import RunContext
+
+    face = hopper()
+    truth = face_landmarks(face)
+    mask = LandmarkRegionProvider(dilate=6).regions(face, _face(truth), ["eyes"])["eyes"]
+    cv2.imwrite(str(tmp_path / "f.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(tmp_path / "m.png"), (mask * 255).astype(np.uint8))
+    opts = EvalOptions(models=["telea"], lpips=False, identity=False, fid=False, sheet_pairs=0)
+    pair = Pair("f.png", "m.png", float(mask.mean()), bin_label(float(mask.mean())))
+    result = evaluate([pair], tmp_path, tmp_path, opts, context=RunContext(device="cpu", offline=True))
+    row = result.rows[0]
+    assert row["face_found"] == 1.0
+    assert 0.0 < row["lmk_nme"] < 0.5

@@ -72,11 +72,16 @@ def detect_boxes(rgb: np.ndarray, upsample: int) -> list[tuple[float, float, flo
     return [f.box for f in detect_faces(rgb, upsample=upsample)]
 
 
-def face_landmarks(rgb: np.ndarray, upsample: int = 0) -> FaceLandmarks | None:
+def auto_upsample(rgb: np.ndarray) -> int:
+    """dlib's HOG finds faces of >= 80 px: search images under 200 px upsampled once."""
+    return 0 if min(rgb.shape[:2]) >= 200 else 1
+
+
+def face_landmarks(rgb: np.ndarray, upsample: int | None = None) -> FaceLandmarks | None:
     """The largest detected face and its 68 landmarks, or None when dlib finds no face."""
     from facefill.faces.landmarks import predict_landmarks
 
-    boxes = detect_boxes(rgb, upsample)
+    boxes = detect_boxes(rgb, auto_upsample(rgb) if upsample is None else upsample)
     if not boxes:
         return None
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
@@ -87,10 +92,10 @@ def face_landmarks(rgb: np.ndarray, upsample: int = 0) -> FaceLandmarks | None:
 class LandmarkScorer:
     """Per-pair `lmk_nme` and `face_found` (module docstring); the truth's landmarks are cached by key.
 
-    `upsample` 0 suits 256² face crops (dlib's HOG finds faces >= 80 px); use 1 for smaller faces.
+    `upsample` None: 0 for images of >= 200 px (256² face crops), else 1 (`auto_upsample`).
     """
 
-    upsample: int = 0
+    upsample: int | None = None
     columns: tuple[str, ...] = LANDMARK_COLUMNS
     _truths: dict[str, FaceLandmarks | None] = field(default_factory=dict)
 
@@ -107,12 +112,13 @@ class LandmarkScorer:
         truth = self.truth(target, key)
         if truth is None:
             return {"lmk_nme": None, "face_found": None}
-        found = any(box_iou(b, truth.box) >= MIN_IOU for b in detect_boxes(output, self.upsample))
+        upsample = auto_upsample(output) if self.upsample is None else self.upsample
+        found = any(box_iou(b, truth.box) >= MIN_IOU for b in detect_boxes(output, upsample))
         points = predict_landmarks(output, truth.box, 68)
         return {"lmk_nme": landmark_nme(truth.points, points, mask), "face_found": float(found)}
 
 
-def build_landmark_scorer(notes: list[str], upsample: int = 0) -> LandmarkScorer | None:
+def build_landmark_scorer(notes: list[str], upsample: int | None = None) -> LandmarkScorer | None:
     """The scorer when dlib and its 68-point model are installed; otherwise a note and None."""
     from facefill.errors import FacefillError
 
