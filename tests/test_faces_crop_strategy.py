@@ -143,3 +143,24 @@ def test_a_batch_of_faces_reaches_the_model_as_one_tensor():
         hole = mask[n, 0] > 0.5
         # (cubic resampling at the 128 px crop rings by up to ~0.02 at the hole's rim)
         assert torch.allclose(out[n][:, hole], torch.tensor([0.0, 1.0, 0.0]).view(3, 1), atol=0.03)
+
+
+def test_faces_are_detected_on_a_classical_fill_of_the_zeroed_hole_never_on_its_pixels():
+    from facefill.pipelines.face_crop import detection_view
+
+    photo = np.asarray(astronaut())
+    hole = np.zeros(photo.shape[:2], bool)
+    for x, y in astronaut_face().landmarks[36:68].astype(int):  # eyes and mouth
+        hole[max(y - 14, 0) : y + 14, max(x - 14, 0) : x + 14] = True
+    hidden = photo * ~hole[..., None]  # what the pipeline hands the strategy
+    noise = np.where(hole[..., None], np.random.default_rng(0).integers(0, 255, photo.shape), photo)
+    view = detection_view(hidden.astype(np.float32) / 255, hole)
+    assert np.array_equal(view[~hole], photo[~hole])  # known pixels untouched
+    assert np.array_equal(view, detection_view(noise.astype(np.float32) / 255, hole))  # hole content unused
+    assert np.abs(view[hole].astype(float) - photo[hole]).mean() < 40  # a face-like fill, not black
+    # The strategy gets zeroed holes from the pipeline and still finds the face for them.
+    mouth = _mouth_hole()
+    image, mask = _tensors(photo * (mouth[..., None] == 0), mouth)
+    strategy = AlignedFaceCrop()
+    _run(strategy, image, mask, _Recorder(paint=(0.0, 1.0, 0.0)), 256)
+    assert strategy.last_used == ["face"]
