@@ -18,14 +18,17 @@ What changes from v1 (recipes/lite.py) and why (issue 15: v1 paints eyeless, mou
   same run at --size 256 (the network is resolution-agnostic).
 The export is `ema_generator.safetensors` with `widths`/`blocks` in its metadata (arch facefill-lite-v2).
 
-Training on the 2-core CPU in resumable sessions of <= 2 h (runs/ is gitignored and survives between
-sessions of this checkout; stop a session with Ctrl-C or `kill PID`: last.pt is at most 5 min old):
+Training on the 2-core CPU in resumable sessions of <= 2 h. runs/ is gitignored and survives between
+sessions of this checkout; `timeout` ends a session, losing at most the 5 min since the last checkpoint.
+The first session also builds the face, mask and landmark caches once (~15 min for 7,072 LFW faces):
 
     D=/work/shared/data; F="--recipe facefill-lite-v2 --data $D/faces/lfw --device cpu --threads 2
       --masks $D/masks/nvidia_irregular --cache-dir runs/cache --out runs/lite_v2 --ckpt-minutes 5"
-    OMP_NUM_THREADS=2 nice -n 10 facefill train $F --size 128 --batch-size 8 --steps 3000 [--resume]
-    OMP_NUM_THREADS=2 nice -n 10 facefill train $F --size 256 --batch-size 4 --steps 4500 --lr 2e-4 --resume
-    python benchmarks/inpaint_quality.py --regions eyes,mouth,nose,lower_face --per-region 50 \
+    OMP_NUM_THREADS=2 timeout 110m nice -n 10 .venv/bin/facefill train $F --size 128 --batch-size 8 \
+      --steps 3000 [--resume]                      # repeat with --resume until step 3000
+    OMP_NUM_THREADS=2 timeout 110m nice -n 10 .venv/bin/facefill train $F --size 256 --batch-size 4 \
+      --steps 4500 --lr 2e-4 --resume              # repeat until step 4500
+    .venv/bin/python benchmarks/inpaint_quality.py --regions eyes,mouth,nose,lower_face --per-region 50 \
       --v2-weights runs/lite_v2/ema_generator.safetensors --sheet runs/lite_v2/regions.png
 """
 
