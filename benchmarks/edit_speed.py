@@ -29,7 +29,14 @@ ATTRIBUTE = "mouth_slightly_open"
 def networks() -> EditNetworks:
     torch.manual_seed(0)
     g = build("stylegan2-generator", size=1024).eval().requires_grad_(False)
-    classifier = build("maskfacegan-classifier").eval().requires_grad_(False)
+    classifier = build("maskfacegan-classifier").requires_grad_(False)
+    with torch.no_grad():  # BN statistics from random images: a default-init classifier is constant
+        for m in classifier.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None
+        classifier.train()(torch.rand(16, 3, 224, 224, generator=torch.Generator().manual_seed(2)))
+    classifier.eval()
     parser = build("maskfacegan-parser").eval().requires_grad_(False)
     return EditNetworks(g, classifier, maskfacegan_parser(parser))
 

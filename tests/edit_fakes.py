@@ -55,10 +55,22 @@ class TinyEncoder(nn.Module):
         return self.mean + 0.1 * self.lin(feats).view(-1, self.n_latent, STYLE)
 
 
+@torch.no_grad()
+def calibrate_batchnorm(module: nn.Module, images: torch.Tensor) -> nn.Module:
+    """Set BatchNorm running statistics from `images` (train-mode pass, cumulative average): with
+    default init and identity statistics a deep random net's output is nearly constant."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    module.train()(images)
+    return module.eval()
+
+
 def tiny_networks(with_lpips: bool = True) -> EditNetworks:
     g = tiny_generator()
     torch.manual_seed(3)
-    classifier = BranchedTiny(width=4, img_size=32).eval()
+    classifier = calibrate_batchnorm(BranchedTiny(width=4, img_size=32), torch.rand(64, 3, 32, 32))
     mean = g.mean_latent(256, generator=torch.Generator().manual_seed(4))
     lpips = None
     if with_lpips:

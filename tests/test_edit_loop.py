@@ -177,3 +177,11 @@ def test_presets_mirror_config_yml_and_override():
     assert q.steps_latent == 7 and q.start_steps_classf == 3
     with pytest.raises(UsageError):
         preset("paper", bogus=1)
+
+
+def test_classifier_term_alone_lowers_the_kl_for_every_image(nets):
+    s = Schedule(steps_latent=8, steps_noise=0, start_steps_classf=0, start_steps_seg=100, weight_mse=0,
+                 weight_classf=1, lr_latent=3e-4)
+    r = run_edit(nets, EditRequest(faces(2), ("smiling",), rngs(2), schedule=s))
+    first, last = r.log[0].losses["classf"], r.log[-1].losses["classf"]
+    assert all(b < a - 0.01 for a, b in zip(first, last, strict=True))
