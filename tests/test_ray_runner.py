@@ -235,12 +235,15 @@ def test_an_item_that_kills_every_worker_is_retried_a_bounded_number_of_times(
     make_folder(tmp_path, n=8)
     first = run_job_ray(plan(tmp_path, "out"), crashing_factory("img01.png"), options())  # 2 calls of 4
     failed = {r.name for r in first.results if r.status == FAILED}
-    assert first.counts == {DONE: 4, SKIPPED: 0, FAILED: 4, "total": 8}  # only the poisoned call is lost
-    assert "img01.png" in failed
+    # Only the poisoned call is lost; items of it saved before the crash count as done.
+    assert first.counts[DONE] >= 4 and first.counts[DONE] + first.counts[FAILED] == 8
+    assert "img01.png" in failed and len(failed) <= 4
     assert all("rerun" in r.reason for r in first.results if r.status == FAILED)
+    done_first = {r.name for r in first.results if r.status == DONE}
+    assert all((tmp_path / "out" / name).exists() for name in done_first)  # "done" is never a lie
     rerun = run_job_ray(plan(tmp_path, "out"), crashing_factory(None), options())
     assert {r.name for r in rerun.results if r.status == DONE} == failed
-    assert rerun.counts[SKIPPED] == 4
+    assert rerun.counts[SKIPPED] == 8 - len(failed)
 
 
 def test_without_ray_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from facefill.cli.options import batch_options, input_options, output_options, runtime_options
+from facefill.cli.options import (
+    batch_options,
+    input_options,
+    output_options,
+    ray_option,
+    runtime_options,
+)
 from facefill.cli.weights_options import weights_options
 
 EPILOG = """\b
@@ -84,6 +90,7 @@ def _schedule_options(fn: Any) -> Any:
 @output_options
 @runtime_options
 @batch_options
+@ray_option
 @weights_options
 @click.pass_context
 def edit(ctx: click.Context, **kw: Any) -> None:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from facefill.errors import FacefillError
+from facefill.jobs.face_batch import face_seed
 from facefill.jobs.plan import WorkItem
 from facefill.runtime.context import RunContext
-from facefill.runtime.seed import item_seed
 
 
 @dataclass
@@ -49,10 +49,6 @@ class _Result:
     tensors: dict[str, Any] = field(default_factory=dict)
     faces: int = 0
     error: FacefillError | None = None
-
-
-def _seed_for(seed: int, name: str, face: int) -> int:
-    return item_seed(seed, f"{name}#face{face}")
 
 
 class DiscreteProcessor:
@@ -112,37 +108,28 @@ class DiscreteProcessor:
 
     def process(self, batch: list[tuple[WorkItem, Any]]) -> list[_Result]:
         """All faces of all photos of the batch through one round trip (one pipeline call)."""
-        from facefill.errors import FaceNotFoundError
-        from facefill.faces.roundtrip import FaceSearch, round_trip
+        from facefill.faces.roundtrip import round_trip
+        from facefill.jobs.face_batch import find_batch_faces
 
-        search = FaceSearch(self.settings.face, self.settings.detector)
-        results = [_Result() for _ in batch]
-        faces: list[list[Any]] = []
-        for n, (item, image) in enumerate(batch):
-            try:
-                faces.append(search.find(image.rgb, str(item.source)))
-            except FaceNotFoundError as exc:
-                results[n].error = exc
-                faces.append([])
-        order = [(n, k) for n, found in enumerate(faces) for k in range(len(found))]
-        if not order:
+        found = find_batch_faces(batch, self.settings.face, self.settings.detector, self.context.seed)
+        results = [_Result(error=found.errors.get(n)) for n in range(len(batch))]
+        if not found.order:
             return results
-        seeds = [_seed_for(self.context.seed, batch[n][0].name, k) for n, k in order]
         captured: dict[str, Any] = {}
 
         def edit(crops: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return self._edit_crops(crops, seeds, captured)
+            return self._edit_crops(crops, found.seeds, captured)
 
         trip = round_trip(
             [image.rgb for _, image in batch],
             edit,
             size=self.pipeline.networks.size,
-            faces=faces,
+            faces=found.faces,
             warn=self.warn,
             sources=[str(item.source) for item, _ in batch],
         )
-        for n, _ in enumerate(batch):
-            picks = [j for j, (m, _) in enumerate(order) if m == n]
+        for n in range(len(batch)):
+            picks = found.picks(n)
             if not picks:
                 continue
             res = results[n]
@@ -217,7 +204,7 @@ class DiscreteProcessor:
             strip = base.with_name(base.name + "_strip.png")
             write_image(outputs.path("strip", strip), result.strip, format="png")
         return {
-            "seed": _seed_for(self.context.seed, item.name, 0),
+            "seed": face_seed(self.context.seed, item.name, 0),
             "faces_edited": result.faces,
             "image_size": {"width": image.size[1], "height": image.size[0]},
         }

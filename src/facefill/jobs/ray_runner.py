@@ -29,8 +29,8 @@ from facefill.io.files import sweep_stale_temps
 from facefill.jobs.plan import WorkItem
 from facefill.jobs.progress import make_progress
 from facefill.jobs.ray_worker import ItemActor, ProcessorFactory, encode_item, forwarded_env
-from facefill.jobs.runner import RunOptions, known_outcome
-from facefill.jobs.summary import FAILED, ItemResult, Summary
+from facefill.jobs.runner import RunOptions, is_finished, known_outcome
+from facefill.jobs.summary import DONE, FAILED, ItemResult, Summary
 
 LOCAL = "local"  # `--ray` without an address: a private single-machine cluster for this run
 INSTALL_HINT = "--ray needs Ray: pip install 'facefill[ray]'"
@@ -253,9 +253,14 @@ def _collect(
             f"the Ray job stopped ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); rerun to resume"
         )
     for index, item in pending:
-        if index not in reported:  # dropped batches and anything after a stop: reported once
+        if index in reported:
+            continue
+        # A dropped call may have saved some of its items before its worker died: those are done.
+        if is_finished(item):
+            summary.add(ItemResult(item.name, str(item.source), str(item.output), DONE, ""))
+        else:  # dropped batches and anything after a stop: reported once
             summary.add(ItemResult(item.name, str(item.source), str(item.output), FAILED, lost))
-            advance(1)
+        advance(1)
 
 
 def run_batch_ray(
