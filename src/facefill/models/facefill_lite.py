@@ -66,20 +66,16 @@ class Up(nn.Module):
         return self.act(self.conv2(x))
 
 
-class FacefillLite(nn.Module):
-    """Residual U-Net over [Telea fill, mask]; zero-initialised head so that untrained == Telea."""
+class ResidualUNet(nn.Module):
+    """U-Net over [Telea fill, mask] whose zero-initialised head adds a residual inside the hole only,
+    so that the untrained model equals Telea. Subclasses choose the bottleneck (`middle`)."""
 
-    def __init__(
-        self,
-        widths: tuple[int, ...] = (16, 32, 64, 128, 128),
-        dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4),
-    ) -> None:
+    def __init__(self, widths: tuple[int, ...], middle: nn.Module) -> None:
         super().__init__()
         self.widths = tuple(widths)
-        self.dilations = tuple(dilations)
         self.stem = nn.Sequential(nn.Conv2d(4, widths[0], 3, padding=1), _act())
         self.downs = nn.ModuleList(Down(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
-        self.middle = nn.Sequential(*(DilatedResBlock(widths[-1], d) for d in dilations))
+        self.middle = middle
         rev = widths[::-1]
         self.ups = nn.ModuleList(Up(a, b) for a, b in zip(rev[:-1], rev[1:], strict=True))
         self.head = nn.Conv2d(widths[0], 3, 3, padding=1)
@@ -98,8 +94,19 @@ class FacefillLite(nn.Module):
         h = self.middle(skips.pop())
         for up in self.ups:
             h = up(h, skips.pop())
-        residual = self.head(h)
-        return (filled + residual * mask).clamp(0.0, 1.0)
+        return (filled + self.head(h) * mask).clamp(0.0, 1.0)
+
+
+class FacefillLite(ResidualUNet):
+    """facefill-lite v1: dilated residual blocks at the bottleneck."""
+
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (16, 32, 64, 128, 128),
+        dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4),
+    ) -> None:
+        super().__init__(widths, nn.Sequential(*(DilatedResBlock(widths[-1], d) for d in dilations)))
+        self.dilations = tuple(dilations)
 
 
 @register("facefill-lite")

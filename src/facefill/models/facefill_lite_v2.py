@@ -6,7 +6,7 @@ in one step (a 1×1 convolution over the real FFT), so each bottleneck block see
 the other eye, the nose and the jaw line that say what belongs in the hole. The FFC blocks run at
 1/8 resolution (32² for a 256² face), where the FFT is nearly free on a CPU.
 
-Same contract as v1 (models/facefill_lite.py, whose Down/Up blocks it reuses): input the Telea-
+Same contract as v1 (models/facefill_lite.py: the same ResidualUNet, another bottleneck): input the Telea-
 filled image (N×3×H×W in [0,1]) and the mask (N×1×H×W, 1 = hole), H and W multiples of
 2**len(widths[1:]); output Telea + residual inside the hole, clamped to [0,1]. The zero-initialised
 head makes the untrained model equal to Telea.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facefill.models.facefill_lite import Down, Up, _act
+from facefill.models.facefill_lite import ResidualUNet, _act
 from facefill.models.registry import register
 
 
@@ -73,34 +73,12 @@ class FFCResBlock(nn.Module):
         return x + self.ffc2(self.ffc1(x))
 
 
-class FacefillLiteV2(nn.Module):
+class FacefillLiteV2(ResidualUNet):
     """Residual U-Net over [Telea fill, mask] with `blocks` FFC residual blocks at the bottleneck."""
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: int = 6) -> None:
-        super().__init__()
-        self.widths, self.blocks = tuple(widths), int(blocks)
-        self.stem = nn.Sequential(nn.Conv2d(4, widths[0], 3, padding=1), _act())
-        self.downs = nn.ModuleList(Down(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
-        self.middle = nn.Sequential(*(FFCResBlock(widths[-1]) for _ in range(blocks)))
-        rev = widths[::-1]
-        self.ups = nn.ModuleList(Up(a, b) for a, b in zip(rev[:-1], rev[1:], strict=True))
-        self.head = nn.Conv2d(widths[0], 3, 3, padding=1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-
-    @property
-    def multiple_of(self) -> int:
-        return 2 ** (len(self.widths) - 1)
-
-    def forward(self, filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([filled * 2.0 - 1.0, mask], dim=1)
-        skips = [self.stem(x)]
-        for down in self.downs:
-            skips.append(down(skips[-1]))
-        h = self.middle(skips.pop())
-        for up in self.ups:
-            h = up(h, skips.pop())
-        return (filled + self.head(h) * mask).clamp(0.0, 1.0)
+        super().__init__(widths, nn.Sequential(*(FFCResBlock(widths[-1]) for _ in range(int(blocks)))))
+        self.blocks = int(blocks)
 
 
 @register("facefill-lite-v2")
