@@ -72,7 +72,12 @@ def test_sigkill_leaves_no_partial_output_and_rerun_completes_the_rest(tmp_path:
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
 
     files = list(out.iterdir())
-    assert not [f.name for f in files if is_temp_name(f.name) or ".tmp" in f.name]
+    # A SIGKILL can land between a temporary write and its rename (the writer threads overlap the
+    # compute): such a file may remain, but only under a recognisable temporary name, never a final
+    # one, and at most one per writer thread; the rerun sweeps it (asserted at the end).
+    leftovers = [f.name for f in files if is_temp_name(f.name) or ".tmp" in f.name]
+    assert all(is_temp_name(name) for name in leftovers) and len(leftovers) <= 4, leftovers
+    files = [f for f in files if f.name not in leftovers]
     images = {f.stem for f in files if f.suffix == ".png"}
     sidecars = finished(out)
     assert KILL_AFTER <= len(sidecars) < N_IMAGES  # really killed part-way
