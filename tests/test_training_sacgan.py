@@ -175,3 +175,17 @@ def test_spl_recipe_step_uses_the_raw_prediction_and_exports(tmp_path: Path):
     assert 0 < terms["d"] < 10
     trainer.save()
     assert (tmp_path / "run" / "ema_generator.safetensors").is_file()
+
+
+def test_train_option_values_reach_the_recipe_and_unknown_ones_are_refused():
+    from facefill.cli.train import _recipe_options
+    from facefill.errors import UsageError
+    from facefill.training.recipe import build_recipe
+
+    options = _recipe_options(("img_size=64", "style_dim=32", "note=plain text"))
+    assert options == {"img_size": 64, "style_dim": 32, "note": "plain text"}
+    options.pop("note")
+    recipe = build_recipe("sacgan", **options)
+    assert (recipe.config["img_size"], recipe.config["style_dim"]) == (64, 32)
+    with pytest.raises(UsageError, match="no such option.*img_size"):
+        build_recipe("sacgan", bogus=1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from facefill.cli.options import batch_options, input_options, output_options
+from facefill.cli.options import batch_options, face_options, input_options, output_options
 
 EPILOG = """\b
 Examples:
@@ -27,36 +27,13 @@ reported and the batch goes on; the exit code is 1 if any photo failed.
 """
 
 
-def _check_face(ctx: click.Context, param: click.Parameter, value: str) -> str | int:
-    from facefill.errors import UsageError
-    from facefill.faces.select import parse_face_choice
-
-    try:
-        return parse_face_choice(value)
-    except UsageError as exc:
-        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
-
-
 @click.command(epilog=EPILOG)
 @input_options
 @output_options
 @click.option(
     "--size", type=click.IntRange(16, 4096), default=1024, show_default=True, help="Crop side in pixels."
 )
-@click.option(
-    "--face",
-    default="largest",
-    show_default=True,
-    callback=_check_face,
-    help="Which faces: largest, center, all, or an index (0 = leftmost).",
-)
-@click.option(
-    "--detector",
-    type=click.Choice(["hog", "cnn"]),
-    default="hog",
-    show_default=True,
-    help="dlib HOG (fast) or CNN (MMOD: slower on CPU, finds harder faces).",
-)
+@face_options
 @click.option(
     "--upsample",
     type=click.IntRange(0, 4),

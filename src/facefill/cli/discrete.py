@@ -15,6 +15,7 @@ import click
 
 from facefill.cli.options import (
     batch_options,
+    face_options,
     input_options,
     output_options,
     ray_option,
@@ -92,10 +93,7 @@ def _stack_options(fn: Any) -> Any:
     help="Latent refinement steps after inversion (default: 0 with e4e, 50 without an encoder).",
 )
 @click.option("--save-intermediates", is_flag=True, help="Also write the latents and a before/after strip.")
-@click.option(
-    "--face", default="largest", show_default=True, help="Which faces: largest, center, all, or an index."
-)
-@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True)
+@face_options
 @output_options
 @runtime_options
 @batch_options
@@ -106,7 +104,6 @@ def edit(ctx: click.Context, **kw: Any) -> None:
     """Edit INPUTS (files, folders or globs): add --attribute to each photo's faces."""
     from facefill.cli.context import run_context
     from facefill.cli.options import batch_settings
-    from facefill.faces.select import parse_face_choice
     from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.discrete_job import DiscreteProcessor, DiscreteSettings
     from facefill.jobs.plan import PlanRequest
@@ -118,7 +115,7 @@ def edit(ctx: click.Context, **kw: Any) -> None:
         strength=kw["strength"],
         refine_steps=kw["refine_steps"],
         save_intermediates=kw["save_intermediates"],
-        face=parse_face_choice(kw["face"]),
+        face=kw["face"],
         detector=kw["detector"],
         quality=kw["quality"],
         max_pixels=kw["max_pixels"],

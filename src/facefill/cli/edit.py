@@ -11,6 +11,7 @@ import click
 
 from facefill.cli.options import (
     batch_options,
+    face_options,
     input_options,
     output_options,
     ray_option,
@@ -84,9 +85,7 @@ def _schedule_options(fn: Any) -> Any:
 @click.option("--parser", type=click.Choice(["maskfacegan", "bisenet"]), default="maskfacegan",
               show_default=True, help="Face parser for the masks (bisenet: 19 classes mapped to 9).")
 @click.option("--save-intermediates", is_flag=True, help="Also write the latent, the masks and a strip.")
-@click.option("--face", default="largest", show_default=True,
-              help="Which faces: largest, center, all, or an index.")
-@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True)
+@face_options
 @output_options
 @runtime_options
 @batch_options
@@ -97,7 +96,6 @@ def edit(ctx: click.Context, **kw: Any) -> None:
     """Edit INPUTS (files, folders or globs): change --attribute of each photo's faces."""
     from facefill.cli.context import run_context
     from facefill.cli.options import batch_settings
-    from facefill.faces.select import parse_face_choice
     from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.edit_job import EditProcessor, EditSettings
     from facefill.jobs.plan import PlanRequest
@@ -110,7 +108,7 @@ def edit(ctx: click.Context, **kw: Any) -> None:
         attributes=attributes, schedule=schedule, quality_preset=kw["preset"], target=kw["target"],
         intensity=kw["intensity"], size=kw["region_size"], blend_option=kw["blend_option"],
         e4e_init=kw["e4e_init"], force_global=kw["force_global"], noise_normalize=kw["noise_normalize"],
-        parser=kw["parser"], save_intermediates=kw["save_intermediates"], face=parse_face_choice(kw["face"]),
+        parser=kw["parser"], save_intermediates=kw["save_intermediates"], face=kw["face"],
         detector=kw["detector"], quality=kw["quality"], max_pixels=kw["max_pixels"],
     )
     request = PlanRequest(

@@ -207,3 +207,31 @@ def batch_settings(
         debug=bool(obj.get("debug")),
         ray=kwargs.get("ray"),  # only commands with `ray_option` have it
     )
+
+
+def _check_face(ctx: click.Context, param: click.Parameter, value: str) -> str | int:
+    from facefill.errors import UsageError
+    from facefill.faces.select import parse_face_choice
+
+    try:
+        return parse_face_choice(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+
+
+face_options = _stack(
+    click.option(
+        "--face",
+        default="largest",
+        show_default=True,
+        callback=_check_face,
+        help="Which faces: largest, center, all, or an index (0 = leftmost).",
+    ),
+    click.option(
+        "--detector",
+        type=click.Choice(["hog", "cnn"]),
+        default="hog",
+        show_default=True,
+        help="dlib HOG (fast) or CNN (MMOD: slower on CPU, finds harder faces).",
+    ),
+)

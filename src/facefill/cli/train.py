@@ -147,6 +147,14 @@ loadable by `facefill inpaint --model facefill-lite` via a weights override), lo
 )
 @click.option("--no-flip", is_flag=True, help="Disable random horizontal flips.")
 @click.option(
+    "--option",
+    "recipe_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda ctx, param, values: _recipe_options(values),
+    help="Recipe constructor option, repeatable (e.g. --option img_size=64 for sacgan); JSON values parsed.",
+)
+@click.option(
     "--cache-dir",
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
@@ -161,6 +169,22 @@ def train(ctx: click.Context, **opts) -> None:
     quiet = bool((ctx.obj or {}).get("quiet"))
     context = run_context(ctx, opts)
     launch(train_run(opts), context, log=None if quiet else (lambda line: click.echo(line, err=True)))
+
+
+def _recipe_options(values: tuple[str, ...]) -> dict[str, object]:
+    """("KEY=VALUE", ...) -> {KEY: VALUE}, VALUE decoded as JSON (numbers, lists, true) when it is JSON."""
+    import json
+
+    parsed: dict[str, object] = {}
+    for text in values:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{text!r} is not KEY=VALUE (e.g. --option img_size=64)")
+        try:
+            parsed[key.strip()] = json.loads(raw)
+        except ValueError:
+            parsed[key.strip()] = raw
+    return parsed
 
 
 def train_run(opts: dict):
@@ -199,6 +223,7 @@ def train_run(opts: dict):
         out=opts["out"],
         recipe=opts["recipe"],
         loss_weights=weights,
+        recipe_options=dict(opts["recipe_options"]),
         resume=opts["resume"],
         workers=opts["workers"],
         threads=opts["threads"],

@@ -42,6 +42,7 @@ them, `predict` feeds them to the generator, `critic_inputs` to the discriminato
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,4 +185,12 @@ def build_recipe(name: str = DEFAULT_RECIPE, **options: Any) -> Recipe:
     if name not in RECIPES:
         raise UsageError(f"--recipe {name!r}: unknown; known recipes: {', '.join(recipe_names())}")
     module_name, attr = RECIPES[name].split(":")
-    return getattr(importlib.import_module(module_name), attr)(**options)
+    recipe_class = getattr(importlib.import_module(module_name), attr)
+    params = inspect.signature(recipe_class).parameters
+    known = sorted(k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD)
+    unknown = sorted(set(options) - set(known))
+    if unknown and len(known) == len(params):
+        raise UsageError(
+            f"--option {unknown[0]}=...: recipe {name!r} has no such option; it takes: {', '.join(known)}"
+        )
+    return recipe_class(**options)
