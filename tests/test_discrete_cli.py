@@ -146,3 +146,13 @@ def test_derive_direction_from_latent_and_score_files(tmp_path):
 
     direction = read_direction(out)
     assert direction.shape == (1, 512) and float(direction[0].double() @ torch.from_numpy(truth)) > 0.95
+
+
+def test_no_offset_is_refused_where_there_is_no_offset_network(photos, tmp_path):
+    result = _invoke(
+        str(photos / "odd.png"), "--attribute", "glasses", "--stack", "ffhq", "--no-offset",
+        "-o", str(tmp_path / "o"),
+    )
+    assert result.exit_code == 2
+    assert "--no-offset" in result.output and "sdgan" in result.output
+    assert not (tmp_path / "o").exists()

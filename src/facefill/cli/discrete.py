@@ -109,6 +109,10 @@ def edit(ctx: click.Context, **kw: Any) -> None:
     from facefill.jobs.plan import PlanRequest
     from facefill.pipelines.discrete.loading import StackChoice, weights_needed
 
+    if kw["no_offset"] and kw["stack"] != "sdgan":
+        from facefill.errors import UsageError
+
+        raise UsageError("--no-offset: only the sdgan stack has an offset network (ffhq uses n_o = 0)")
     choice = StackChoice(kw["stack"], kw["attribute"], kw["direction"], offset=not kw["no_offset"])
     settings = DiscreteSettings(
         choice=choice,
