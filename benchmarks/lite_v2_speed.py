@@ -35,7 +35,7 @@ def load_v2(path: str | None) -> torch.nn.Module:
     from facefill.weights.safe_load import load_safetensors, safetensors_metadata
 
     meta = safetensors_metadata(Path(path))
-    config = {k: json.loads(meta[k]) for k in ("widths", "blocks") if k in meta}
+    config = {k: json.loads(meta[k]) for k in ("widths", "dilations", "blocks") if k in meta}
     return from_checkpoint("facefill-lite-v2", load_safetensors(Path(path)), **config)
 
 

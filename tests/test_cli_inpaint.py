@@ -76,8 +76,8 @@ def test_single_file_only_hole_changes_and_sidecar_is_right(tmp_path: Path) -> N
     assert side["hole_ratio"] == pytest.approx(hole.mean())
     assert side["seed"] == item_seed(0, "a.png")
     assert side["model"] == DEFAULT_INPAINT_MODEL and side["device"] == "cpu" and side["dtype"] == "float32"
-    shipped = shipped_weights_path()
-    assert side["weights_sha256"] == {"facefill-lite": hashlib.sha256(shipped.read_bytes()).hexdigest()}
+    shipped = shipped_weights_path(DEFAULT_INPAINT_MODEL)
+    assert side["weights_sha256"] == {DEFAULT_INPAINT_MODEL: hashlib.sha256(shipped.read_bytes()).hexdigest()}
     assert side["output"] == str(tmp_path / "o.png")
     assert side["facefill_version"] and side["command"].startswith("facefill inpaint ")
     assert set(side["timings_ms"]) == {"decode", "compute", "encode"}

@@ -1,5 +1,5 @@
-"""facefill-lite v2: the FFC model (global receptive field, untrained == Telea, export round trip),
-its region-hole data and its recipe (feature matching, learning, exact resume). Tiny sizes only."""
+"""facefill-lite v2: the FFC model (global receptive field, untrained == Telea, warm start == v1,
+export round trip), its region-hole data and its recipe (feature matching, learning, exact resume)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from facefill.errors import UsageError
 from facefill.models.facefill_lite_v2 import FacefillLiteV2
 from facefill.models.registry import build, from_checkpoint
 from facefill.training.dataset import MaskSampler
@@ -18,7 +19,7 @@ from facefill.training.recipe import build_recipe
 from facefill.training.recipes.lite_v2 import LiteV2Recipe, RegionMaskBatches, region_hole
 from facefill.training.trainer import TrainConfig, Trainer
 
-TINY = {"widths": (8, 16, 32), "blocks": 1, "critic_widths": (8, 16, 16, 16)}
+TINY = {"widths": (8, 16, 32), "dilations": (1, 2), "blocks": 1, "critic_widths": (8, 16, 16, 16)}
 
 
 @pytest.fixture(autouse=True)
@@ -37,16 +38,47 @@ def test_default_model_fits_the_size_budget_and_untrained_is_the_prior():
     assert torch.equal(model(filled, mask), filled.clamp(0, 1))  # zero head: Telea passes through
 
 
+def _wake(model: torch.nn.Module) -> None:
+    """Random weights in the zero-initialised layers (head, each FFC block's second layer)."""
+    for name, tensor in model.named_parameters():
+        if name.endswith("weight") and not tensor.any():
+            torch.nn.init.normal_(tensor, std=0.1)
+
+
 def test_receptive_field_covers_the_whole_image():
     """A hole pixel in one corner depends on the far corner's input (FFC: global in one block)."""
     torch.manual_seed(0)
-    model = FacefillLiteV2((8, 16, 32), blocks=1).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.1)
+    model = FacefillLiteV2((8, 16, 32), dilations=(1,), blocks=1).eval()
+    _wake(model)
     filled = torch.rand(1, 3, 128, 128, requires_grad=True)
     out = model(filled, torch.ones(1, 1, 128, 128))
     out[0, :, 0, 0].sum().backward()
     assert filled.grad[0, :, -4:, -4:].abs().sum() > 0
     # v1-style local convolutions at this depth would see only a few pixels around (0, 0)
+    without = FacefillLiteV2((8, 16, 32), dilations=(1,), blocks=0).eval()
+    without.load_state_dict(model.state_dict(), strict=False)
+    filled.grad = None
+    without(filled, torch.ones(1, 1, 128, 128))[0, :, 0, 0].sum().backward()
+    assert filled.grad[0, :, -4:, -4:].abs().sum() == 0  # the control: no FFC, no far-corner influence
+
+
+def test_warm_start_from_v1_computes_exactly_what_v1_computes(tmp_path: Path):
+    """init=<v1 export>: every v1 tensor is copied and the new FFC blocks start as the identity."""
+    from facefill.models.facefill_lite import FacefillLite
+    from facefill.training.export import export_generator
+
+    torch.manual_seed(1)
+    v1 = FacefillLite((8, 16, 32), dilations=(1, 2)).eval()
+    _wake(v1)
+    path = export_generator(v1, tmp_path / "v1.safetensors", step=1, arch="facefill-lite",
+                            config={"widths": [8, 16, 32], "dilations": [1, 2]})
+    v2 = LiteV2Recipe(**{**TINY, "init": str(path)}).build_generator().eval()
+    x, m = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    with torch.no_grad():
+        assert torch.equal(v2(x, m), v1(x, m))
+        assert not torch.equal(v2(x, m), x)  # v1 is not the identity: the check has teeth
+    with pytest.raises(UsageError, match="init="):
+        LiteV2Recipe(widths=(8, 16, 32), dilations=(1, 2, 4), init=str(path)).build_generator()
 
 
 def test_export_round_trips_through_the_registry(tmp_path: Path):
@@ -58,7 +90,7 @@ def test_export_round_trips_through_the_registry(tmp_path: Path):
     path = recipe.export(model, tmp_path / "g.safetensors", step=7)
     meta = safetensors_metadata(path)
     assert meta["arch"] == "facefill-lite-v2" and meta["step"] == "7"
-    config = {k: json.loads(meta[k]) for k in ("widths", "blocks")}
+    config = {k: json.loads(meta[k]) for k in ("widths", "dilations", "blocks")}
     loaded = from_checkpoint("facefill-lite-v2", load_safetensors(path), **config)
     x, m = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
     with torch.no_grad():
@@ -151,3 +183,12 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path: Path):
     resumed.run(progress=False, num_workers=0)
     for part in ("g", "ema", "d"):
         assert _digest(getattr(resumed, part)) == _digest(getattr(straight, part)), part
+
+
+def test_default_warm_start_is_the_shipped_v1():
+    from facefill.pipelines.lite import load_lite_generator
+
+    v2 = LiteV2Recipe(init="facefill-lite").build_generator().eval()
+    x, m = torch.rand(1, 3, 64, 64), (torch.rand(1, 1, 64, 64) > 0.5).float()
+    with torch.no_grad():
+        assert torch.equal(v2(x, m), load_lite_generator()(x, m))

@@ -54,8 +54,9 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
     default=DEFAULT_INPAINT_MODEL,
     show_default=True,
     help=(
-        "facefill-lite (shipped face model), telea or ns (classical), or deepfillv2-celebahq, "
-        "deepfillv2-places2, lama (these need `facefill weights`)."
+        "facefill-lite-v2 or facefill-lite (v1) (shipped face models), telea or ns (classical), "
+        "sacgan or spl (trained with `facefill train`), or deepfillv2-celebahq, deepfillv2-places2, "
+        "lama (these need `facefill weights`)."
     ),
 )
 @click.option(

@@ -1,15 +1,19 @@
-"""facefill-lite v2: facefill-lite's residual U-Net with a Fourier (FFC, LaMa-style) bottleneck.
+"""facefill-lite v2: facefill-lite's network plus Fourier (FFC, LaMa-style) blocks at the bottleneck.
 
 Why: v1 sees ~a quarter of a 256² face from any pixel, so an eye or mouth hole is filled from the
 skin around it (a smooth smudge). A fast Fourier convolution mixes every position of its input
-in one step (a 1×1 convolution over the real FFT), so each bottleneck block sees the whole face:
-the other eye, the nose and the jaw line that say what belongs in the hole. The FFC blocks run at
-1/8 resolution (32² for a 256² face), where the FFT is nearly free on a CPU.
+in one step (a 1×1 convolution over the real FFT), so each FFC block sees the whole face: the
+other eye, the nose and the jaw line that say what belongs in the hole. The FFC blocks run after
+v1's dilated blocks at 1/16 resolution (16² for a 256² face), where the FFT is nearly free on a CPU.
 
-Same contract as v1 (models/facefill_lite.py: the same ResidualUNet, another bottleneck): input the Telea-
-filled image (N×3×H×W in [0,1]) and the mask (N×1×H×W, 1 = hole), H and W multiples of
+Why v1's layers stay (same names, same shapes): v2 starts from the shipped v1 weights. Each FFC
+block's second layer starts at zero, so the blocks start as the identity and v2 at step 0 *is* v1:
+training adds structure on top of v1's lead on the hole-ratio bins instead of re-learning it.
+
+Same contract as v1 (models/facefill_lite.py: the same ResidualUNet, a longer bottleneck): input the
+Telea-filled image (N×3×H×W in [0,1]) and the mask (N×1×H×W, 1 = hole), H and W multiples of
 2**len(widths[1:]); output Telea + residual inside the hole, clamped to [0,1]. The zero-initialised
-head makes the untrained model equal to Telea.
+head makes a model trained from scratch equal to Telea at step 0.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facefill.models.facefill_lite import ResidualUNet, _act
+from facefill.models.facefill_lite import DilatedResBlock, ResidualUNet, _act
 from facefill.models.registry import register
 
 
@@ -62,25 +66,42 @@ class FourierUnitBlock(nn.Module):
 
 
 class FFCResBlock(nn.Module):
-    """Two FFC layers, added back (LaMa's residual block, without batch norm: batch-1 friendly)."""
+    """Two FFC layers, added back (LaMa's residual block, without batch norm: batch-1 friendly).
+
+    The second layer's output convolutions start at zero, so a new block is the identity."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.ffc1 = FourierUnitBlock(channels)
         self.ffc2 = FourierUnitBlock(channels)
+        last = self.ffc2
+        spectral = last.global_to_global
+        for conv in (last.local_to_local, last.global_to_local, last.local_to_global, spectral.expand):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.ffc2(self.ffc1(x))
 
 
-class FacefillLiteV2(ResidualUNet):
-    """Residual U-Net over [Telea fill, mask] with `blocks` FFC residual blocks at the bottleneck."""
+V1_WIDTHS = (16, 32, 64, 128, 128)
+V1_DILATIONS = (1, 2, 4, 1, 2, 4)
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: int = 6) -> None:
-        super().__init__(widths, nn.Sequential(*(FFCResBlock(widths[-1]) for _ in range(int(blocks)))))
-        self.blocks = int(blocks)
+
+class FacefillLiteV2(ResidualUNet):
+    """v1's residual U-Net whose bottleneck is v1's dilated blocks followed by `blocks` FFC blocks."""
+
+    def __init__(
+        self, widths: tuple[int, ...] = V1_WIDTHS, dilations: tuple[int, ...] = V1_DILATIONS, blocks: int = 2
+    ) -> None:
+        c = widths[-1]
+        layers = [DilatedResBlock(c, d) for d in dilations] + [FFCResBlock(c) for _ in range(int(blocks))]
+        super().__init__(widths, nn.Sequential(*layers))
+        self.dilations, self.blocks = tuple(dilations), int(blocks)
 
 
 @register("facefill-lite-v2")
-def build_facefill_lite_v2(widths: tuple[int, ...] = (16, 32, 64, 128), blocks: int = 6) -> FacefillLiteV2:
-    return FacefillLiteV2(widths=tuple(widths), blocks=int(blocks))
+def build_facefill_lite_v2(
+    widths: tuple[int, ...] = V1_WIDTHS, dilations: tuple[int, ...] = V1_DILATIONS, blocks: int = 2
+) -> FacefillLiteV2:
+    return FacefillLiteV2(widths=tuple(widths), dilations=tuple(dilations), blocks=int(blocks))

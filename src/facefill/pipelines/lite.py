@@ -1,9 +1,12 @@
-"""Registers `facefill-lite`: facefill's own compact face inpainter (Telea fill + learned residual).
+"""Registers facefill's own compact face inpainters (Telea fill + learned residual).
 
-The weights ship inside the package (`facefill/assets/facefill_lite.safetensors`, trained by
-`facefill train` on LFW faces, see the model card in the README), so this model works offline and needs
-no download. `--weights facefill-lite=PATH` (the run context) may point at another export
-(e.g. `RUN_DIR/ema_generator.safetensors`).
+- `facefill-lite-v2` (the default): v1 plus Fourier blocks that see the whole face, trained with a
+  critic and face-region holes so that eye, mouth and chin holes get eyes, mouths and chins.
+- `facefill-lite` (v1): kept unchanged for reproducibility and comparison.
+
+Both weights ship inside the package (`facefill/assets/`, trained by `facefill train` on LFW faces;
+model card: facefill/assets/README.md), so they work offline with no download.
+`--weights NAME=PATH` (the run context) may point at another export (`RUN_DIR/ema_generator.safetensors`).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from facefill.pipelines.requests import InpaintRequest
 from facefill.runtime.context import RunContext
 
 MODEL_NAME = "facefill-lite"
-ASSET = "facefill_lite.safetensors"
+V2_NAME = "facefill-lite-v2"
+ASSETS = {MODEL_NAME: "facefill_lite.safetensors", V2_NAME: "facefill_lite_v2.safetensors"}
 
 
-def shipped_weights_path() -> Path:
-    """Path of the weights bundled with the package (weights.toml entry `facefill-lite`, an asset)."""
-    return Path(str(resources.files("facefill") / "assets" / ASSET))
+def shipped_weights_path(name: str = MODEL_NAME) -> Path:
+    """Path of the weights of `name` bundled with the package (its weights.toml entry is an asset)."""
+    return Path(str(resources.files("facefill") / "assets" / ASSETS[name]))
 
 
 def load_lite_generator(path: str | Path | None = None, device: Any = "cpu"):
@@ -73,21 +77,33 @@ class LiteInpainter:
             return out.contiguous()
 
 
-def _load(context: RunContext) -> LiteInpainter:
-    from facefill.pipelines.pretrained import load_pretrained
+def _loader(name: str):
+    def load(context: RunContext) -> LiteInpainter:
+        from facefill.pipelines.pretrained import load_pretrained
 
-    return LiteInpainter(load_pretrained(MODEL_NAME, context))  # honours --weights facefill-lite=PATH
+        return LiteInpainter(load_pretrained(name, context))  # honours --weights NAME=PATH
+
+    return load
 
 
-register_inpainter(
-    InpainterSpec(
-        name=MODEL_NAME,
-        description="facefill's own 2.8 M-parameter face inpainter: Telea fill + residual U-Net (CPU-fast)",
-        load=_load,
-        native_size=256,
-        multiple_of=16,
-        weights=(MODEL_NAME,),  # its sha256 (shipped file or --weights override) goes into sidecars
-        batchable=True,
-        licence_note="weights trained on LFW (research use); see README model card",
+def _register(name: str, description: str) -> None:
+    register_inpainter(
+        InpainterSpec(
+            name=name,
+            description=description,
+            load=_loader(name),
+            native_size=256,
+            multiple_of=16,
+            weights=(name,),  # its sha256 (shipped file or --weights override) goes into sidecars
+            batchable=True,
+            licence_note="weights trained on LFW (research use); see the model card in facefill/assets",
+        )
     )
+
+
+_register(MODEL_NAME, "facefill's first face inpainter (v1): Telea fill + 2.8 M-parameter residual U-Net")
+_register(
+    V2_NAME,
+    "facefill's default face inpainter: v1 + Fourier blocks over the whole face, trained to draw "
+    "eyes and mouths (3.3 M parameters, CPU-fast)",
 )
