@@ -54,7 +54,7 @@ from facefill.training.dataset import (
     mask_source,
 )
 from facefill.training.export import export_generator
-from facefill.training.losses import feature_matching, hole_l1, perceptual, ssim
+from facefill.training.losses import feature_matching, perceptual
 from facefill.training.recipe import DataSpec, Prediction
 from facefill.training.recipes.lite import LiteRecipe
 
@@ -222,11 +222,7 @@ class LiteV2Recipe(LiteRecipe):
     def generator_step(
         self, generator: nn.Module, batch: dict[str, torch.Tensor]
     ) -> tuple[Prediction, dict[str, torch.Tensor]]:
-        pred = self.predict(generator, batch)
-        terms = {
-            "l1": hole_l1(pred.composite, pred.target, pred.mask),
-            "ssim": 1 - ssim(pred.composite, pred.target),
-        }
+        pred, terms = super().generator_step(generator, batch)  # v1's hole L1 and 1 - SSIM
         if self._features is not None and self.loss_weights["fm"] > 0:
             self._features.critic.requires_grad_(False)  # the trainer re-enables it for its D step
             with torch.no_grad():
