@@ -22,12 +22,7 @@ from facefill.training.trainer import TrainConfig, Trainer
 TINY = {"widths": (8, 16, 32), "dilations": (1, 2), "blocks": 1, "critic_widths": (8, 16, 16, 16)}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_default_model_fits_the_size_budget_and_untrained_is_the_prior():

@@ -22,13 +22,7 @@ SHIPPED = shipped_weights_path()
 needs_weights = pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped facefill-lite weights not present")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP synchronisation stalls when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _face_like(size: int = 64, seed: int = 0) -> np.ndarray:

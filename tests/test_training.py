@@ -32,13 +32,7 @@ from facefill.training.trainer import TrainConfig, Trainer
 TINY = {"widths": (8, 16, 16), "dilations": (1, 2)}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP synchronisation stalls when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write_faces(folder: Path, n: int, size: int = 40, seed: int = 0) -> list[Path]:

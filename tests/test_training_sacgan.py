@@ -35,12 +35,7 @@ TINY_SAC = {
 TINY_SPL = {"residual_blocks": 1, "dense_blocks": 1, "dense_layers": 1, "prior_channels": 8, "width": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _landmarks(size: int) -> np.ndarray:
