@@ -16,6 +16,7 @@ region holes (faces.regions from the ground truth's landmarks, dilated by --regi
 
     python benchmarks/inpaint_quality.py [--per-bin 50] [--seed 0] [--lite-weights FILE] [--json OUT]
         [--regions eyes,mouth,nose,lower_face --per-region 50] [--v2-weights FILE] [--sheet OUT.png]
+        [--models telea,facefill-lite,sacgan,spl --weights spl=RUN/ema_generator.safetensors]
 
 Data: shared/data beside the checkout (or $FACEFILL_DATA).
 
@@ -124,15 +125,15 @@ def classical(flag: int) -> Fill:
 
 
 def lite_fill(weights: str | Path | None = None, v2: bool = False) -> Fill:
-    """facefill-lite (registry loader) or a v2 export, Telea + residual, one image at a time."""
+    """facefill-lite or -v2 (shipped, or the export at `weights`), Telea + residual, one image at a time."""
     import torch
 
-    from facefill.pipelines.lite import LiteInpainter, load_lite_generator
+    from facefill.pipelines.lite import V2_NAME, LiteInpainter, load_lite_generator, shipped_weights_path
 
-    if v2:
+    if v2:  # a v2 export, or the shipped v2 (never an untrained one)
         from lite_v2_speed import load_v2
 
-        model = LiteInpainter(load_v2(str(weights)))
+        model = LiteInpainter(load_v2(str(weights or shipped_weights_path(V2_NAME))))
     else:
         model = LiteInpainter(load_lite_generator(weights))
 
@@ -145,24 +146,28 @@ def lite_fill(weights: str | Path | None = None, v2: bool = False) -> Fill:
     return fill
 
 
-def registry_fill(name: str) -> Fill | str:
-    """Any other registered inpainter (e.g. deepfillv2); returns the reason as a string if unavailable."""
+def registry_fill(name: str, weights: dict[str, str] | None = None, aligned: bool = False) -> Fill | str:
+    """Any other registered inpainter through the inpaint pipeline, as `facefill inpaint` runs it
+    (`aligned`: on the FFHQ-aligned face crop, for models trained on aligned faces such as sacgan).
+    `weights`: {registry name: local file} overrides. Returns the reason as a string if unavailable."""
     try:
         import torch
 
-        from facefill.pipelines.registry import get_inpainter
+        from facefill.pipelines.face_crop import AlignedFaceCrop
+        from facefill.pipelines.inpaint import InpaintPipeline
         from facefill.pipelines.requests import InpaintRequest
         from facefill.runtime.context import RunContext
 
-        model = get_inpainter(name).load(RunContext(device="cpu", offline=True))
+        context = RunContext(device="cpu", offline=True, weights=dict(weights or {}))
+        pipeline = InpaintPipeline(name, context, crop_strategy=AlignedFaceCrop() if aligned else None)
+        _ = pipeline.model  # load now: a missing checkpoint is reported here, not mid-run
     except Exception as exc:  # missing weights/modules: report, do not fail the benchmark
         return f"unavailable ({type(exc).__name__}: {str(exc)[:80]})"
 
     def fill(img: np.ndarray, m: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
         mk = torch.from_numpy(m)[None, None].float()
-        with torch.inference_mode():
-            y = model(InpaintRequest(x * (1 - mk), mk))[0].permute(1, 2, 0).numpy()
+        y = pipeline.run(InpaintRequest(x, mk))[0].permute(1, 2, 0).numpy()
         return (y * 255 + 0.5).clip(0, 255).astype(np.uint8)
 
     return fill
@@ -304,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--per-bin", type=int, default=50, help="pairs per NVIDIA bin (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lite-weights", default=None, help="facefill-lite safetensors (default: shipped)")
-    ap.add_argument("--v2-weights", default=None, help="a facefill-lite-v2 export: adds facefill-lite-v2")
+    ap.add_argument("--v2-weights", default=None, help="a facefill-lite-v2 export (default: shipped)")
     ap.add_argument("--models", default="telea,ns,facefill-lite,deepfillv2-celebahq")
     ap.add_argument("--regions", default="", help=f"face-region holes, e.g. {','.join(REGIONS)}")
     ap.add_argument("--per-region", type=int, default=50, help="faces per region")
@@ -313,7 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sheet", default=None, help="write a contact sheet (PNG) of the first pairs here")
     ap.add_argument("--sheet-rows", type=int, default=12)
     ap.add_argument("--json", default=None, help="also write the table as JSON here")
+    ap.add_argument("--weights", action="append", default=[], metavar="NAME=PATH",
+                    help="local checkpoint for a registry model, e.g. spl=runs/spl/ema_generator.safetensors")
+    ap.add_argument("--aligned", default="sacgan",
+                    help="registry models run on the FFHQ-aligned face crop (trained on aligned faces)")
     args = ap.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.weights)
 
     import torch
 
@@ -327,8 +337,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "facefill-lite": lambda: lite_fill(args.lite_weights),
         "facefill-lite-v2": lambda: lite_fill(args.v2_weights, v2=True),
     }
-    names = args.models.split(",") + (["facefill-lite-v2"] if args.v2_weights else [])
-    built = {name: builders[name]() if name in builders else registry_fill(name) for name in names}
+    names = args.models.split(",")
+    names += ["facefill-lite-v2"] if args.v2_weights and "facefill-lite-v2" not in names else []
+    aligned = set(args.aligned.split(","))
+    built = {
+        name: builders[name]() if name in builders else registry_fill(name, overrides, name in aligned)
+        for name in names
+    }
     methods: dict[str, Fill] = {k: v for k, v in built.items() if not isinstance(v, str)}
     unavailable: dict[str, str] = {k: v for k, v in built.items() if isinstance(v, str)}
     t0 = time.perf_counter()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -47,7 +49,9 @@ def _write_faces(folder: Path, n: int, size: int = 40, seed: int = 0) -> list[Pa
     return paths
 
 
-def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", w_adv: float = 0.01, **cfg) -> Trainer:
+def _tiny_trainer(
+    tmp_path: Path, steps: int, run: str = "run", w_adv: float = 0.01, val=None, **cfg
+) -> Trainer:
     faces = np.stack(
         [
             cv2.resize(np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8), (32, 32))
@@ -65,7 +69,8 @@ def _tiny_trainer(tmp_path: Path, steps: int, run: str = "run", w_adv: float = 0
         **cfg,
     }
     config = TrainConfig(steps=steps, **settings)
-    return Trainer(config, batches, tmp_path / run, recipe=LiteRecipe(**TINY, w_adv=w_adv))
+    recipe = LiteRecipe(**TINY, w_adv=w_adv)
+    return Trainer(config, batches, tmp_path / run, recipe=recipe, val_batches=val)
 
 
 # --------------------------------------------------------------------------------------- data
@@ -215,6 +220,39 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path: Path) -> None:
     assert (tmp_path / "split" / "ema_generator.safetensors").is_file()
 
 
+class _SignalAt:
+    """Batches that send this process SIGTERM when batch `at` is fetched (a `timeout` mid-run)."""
+
+    def __init__(self, batches, at: int) -> None:
+        self.batches, self.at = batches, at
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, step: int):
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.batches[step]
+
+
+def test_sigterm_checkpoints_after_the_step_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    straight = _tiny_trainer(tmp_path, steps=6, run="straight")
+    straight.run(progress=False, num_workers=0)
+    cut = _tiny_trainer(tmp_path, steps=6, run="cut")
+    cut.batches = _SignalAt(cut.batches, at=2)
+    cut.run(progress=False, num_workers=0)  # the signal arrives while batch 2 is fetched
+    assert cut.stopped == "SIGTERM" and cut.step == 3  # step 2 finished, then it stopped
+    assert torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler was put back
+    resumed = _tiny_trainer(tmp_path, steps=6, run="cut")
+    resumed.load(tmp_path / "cut" / "checkpoints" / "last.pt")
+    resumed.run(progress=False, num_workers=0)
+    assert resumed.stopped is None and resumed.step == 6
+    for part in ("g", "ema", "d"):
+        assert _weights_hash(getattr(resumed, part)) == _weights_hash(getattr(straight, part)), part
+
+
 def test_sample_grid_layout(tmp_path: Path) -> None:
     trainer = _tiny_trainer(tmp_path, steps=1)
     path = trainer.write_samples(trainer.batches[0], n=2)
@@ -324,6 +362,43 @@ def test_cli_train_runs_resumes_and_guards_the_run_folder(tmp_path: Path) -> Non
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["step"] == 3
     rows = (tmp_path / "run" / "loss_log.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3"]  # the resumed run appended to the same log
+
+
+def test_validation_at_step_zero_is_the_first_training_loss_on_that_batch(tmp_path: Path) -> None:
+    # two independent paths: the validation pass (EMA, no grad) and the optimiser's first step (the
+    # trained generator, which the EMA equals before any update) on the same batch must agree
+    probe = _tiny_trainer(tmp_path, steps=1, run="probe", w_adv=0.0)
+    trainer = _tiny_trainer(tmp_path, steps=2, w_adv=0.0, val=[probe.batches[0]], val_batches=1)
+    trainer.run(progress=False, num_workers=0)
+    val = list(csv.DictReader((tmp_path / "run" / "val_log.csv").open()))
+    train = list(csv.DictReader((tmp_path / "run" / "loss_log.csv").open()))
+    assert [row["step"] for row in val] == ["0", "2"]  # step 0 and the final checkpoint
+    assert float(val[0]["val_loss"]) == pytest.approx(float(train[0]["loss"]), rel=1e-4)
+    terms = [k for k in train[0] if k not in ("step", "elapsed_s", "loss", "g_adv", "d")]
+    assert terms
+    for k in terms:
+        assert float(val[0][f"val_{k}"]) == pytest.approx(float(train[0][k]), rel=1e-4)
+
+
+def test_cli_val_data_logs_held_out_loss_and_checks_the_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facefill.cli import group
+
+    _write_faces(tmp_path / "faces", 3, size=32)
+    _write_faces(tmp_path / "held_out", 2, size=32, seed=9)
+    base = ["train", "--data", str(tmp_path / "faces"), "--masks", "box", "--size", "32", "--batch-size", "2"]
+    base += ["--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--steps", "2"]
+    runner = CliRunner()
+    missing = runner.invoke(group, ["-q", *base, "--out", str(tmp_path / "a"), "--val-data", "nope/"], obj={})
+    assert missing.exit_code == 2 and "nope/" in missing.output
+    ok = runner.invoke(
+        group, ["-q", *base, "--out", str(tmp_path / "b"), "--val-data", str(tmp_path / "held_out")], obj={}
+    )
+    assert ok.exit_code == 0, ok.output
+    rows = list(csv.DictReader((tmp_path / "b" / "val_log.csv").open()))
+    assert [r["step"] for r in rows] == ["0", "2"]
+    assert all(np.isfinite(float(r["val_loss"])) and float(r["val_loss"]) > 0 for r in rows)
 
 
 # ------------------------------------------------------------------------------------ recipes

@@ -18,13 +18,15 @@ from facefill.cli.options import (
     runtime_options,
 )
 from facefill.cli.weights_options import weights_options
-from facefill.pipelines.defaults import DEFAULT_INPAINT_MODEL
+from facefill.pipelines.defaults import DEFAULT_CONDITIONED_MODEL, DEFAULT_INPAINT_MODEL
 
 EPILOG = """\b
 Examples:
   facefill inpaint photo.jpg --mask mask.png -o out.jpg
   facefill inpaint photos/ --mask masks/ -o out/ --recursive
   facefill inpaint 'shots/*.png' --mask watermark.png -o clean/ --shard 0/4
+  facefill inpaint img.png --mask face_mask.png --exemplar ref.png -o out.png      # sacgan
+  facefill inpaint photos/ --mask mouth_masks/ --attribute mouth_open -o out/      # sacgan
 
 \b
 Masks: white = hole. A mask folder is matched by relative path, then stem, then {stem}_mask.
@@ -51,12 +53,12 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
 )
 @click.option(
     "--model",
-    default=DEFAULT_INPAINT_MODEL,
-    show_default=True,
+    default=None,
     help=(
-        "facefill-lite-v2 or facefill-lite (v1) (shipped face models), telea or ns (classical), "
-        "sacgan or spl (trained with `facefill train`), or deepfillv2-celebahq, deepfillv2-places2, "
-        "lama (these need `facefill weights`)."
+        f"facefill-lite-v2 or facefill-lite (v1), sacgan (shipped face models; default "
+        f"{DEFAULT_INPAINT_MODEL}, or {DEFAULT_CONDITIONED_MODEL} with --exemplar / --attribute), "
+        "telea or ns (classical), spl (train it with `facefill train --recipe spl`), or "
+        "deepfillv2-celebahq, deepfillv2-places2, lama (these need `facefill weights`)."
     ),
 )
 @click.option(
@@ -76,6 +78,7 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
     from facefill.jobs.batch_command import run_batch_command
     from facefill.jobs.inpaint_job import InpaintProcessor, InpaintSettings
     from facefill.jobs.plan import PlanRequest
+    from facefill.pipelines.defaults import default_inpaint_model
 
     request = PlanRequest(
         inputs=tuple(kw["inputs"]),
@@ -87,8 +90,11 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
         default_suffix="_inpainted",
         shard=kw["shard"],
     )
+    model = kw["model"] or default_inpaint_model(
+        exemplar=kw["exemplar"] is not None, attribute=kw["attribute"] is not None
+    )
     settings = InpaintSettings(
-        model=kw["model"],
+        model=model,
         feather=kw["feather"],
         quality=kw["quality"],
         max_pixels=kw["max_pixels"],

@@ -27,8 +27,16 @@ irregular masks (NNNNN.png) reserved for benchmarks/inpaint_quality.py are skipp
 Outputs in --out: checkpoints/last.pt (resume), ema_generator.safetensors (the EMA generator,
 loadable by `facefill inpaint --model facefill-lite` via a weights override), loss_log.csv
 (the total and each loss term; `ssim` is the 1 - SSIM term), samples/step_*.png
-(input | mask | output | target).
+(input | mask | output | target); with --val-data, val_log.csv (the EMA generator's loss on fixed
+held-out batches at step 0 and at every checkpoint: does the run generalise?).
+SIGTERM or Ctrl-C (e.g. `timeout 2h facefill train ...`) finishes the current step, checkpoints and
+stops; rerun with --resume to continue exactly there.
 """
+
+
+def faces_option(flag: str, help: str, required: bool = False):
+    """An existing face folder / .flist / L2M-GAN root (--data, --val-data)."""
+    return click.option(flag, required=required, type=click.Path(exists=True, path_type=Path), help=help)
 
 
 @click.command("train", epilog=EPILOG)
@@ -38,13 +46,7 @@ loadable by `facefill inpaint --model facefill-lite` via a weights override), lo
     show_default=True,
     help="Model recipe to train (generator, discriminator, losses, data).",
 )
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Face folder, .flist file, or L2M-GAN root.",
-)
+@faces_option("--data", required=True, help="Face folder, .flist file, or L2M-GAN root.")
 @click.option("--split", default="train", show_default=True, help="Split folder for the L2M-GAN layout.")
 @click.option(
     "--masks",
@@ -145,6 +147,15 @@ loadable by `facefill inpaint --model facefill-lite` via a weights override), lo
     type=click.IntRange(1, 256),
     help="CPU threads for torch (default: torch's choice).",
 )
+@faces_option("--val-data", help="Held-out faces (folder, .flist, L2M-GAN root): log the EMA model's loss.")
+@click.option("--val-split", default="test", show_default=True, help="Split folder of --val-data (L2M-GAN).")
+@click.option(
+    "--val-batches",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Fixed held-out batches per validation (at step 0 and at every checkpoint).",
+)
 @click.option("--no-flip", is_flag=True, help="Disable random horizontal flips.")
 @click.option(
     "--option",
@@ -189,6 +200,8 @@ def _recipe_options(values: tuple[str, ...]) -> dict[str, object]:
 
 def train_run(opts: dict):
     """The parsed options as a `facefill.training.launch.TrainRun` (no torch work yet)."""
+    import dataclasses
+
     from facefill.training.launch import TrainRun
     from facefill.training.recipe import DataSpec
     from facefill.training.trainer import TrainConfig
@@ -215,7 +228,11 @@ def train_run(opts: dict):
         ckpt_minutes=opts["ckpt_minutes"],
         sample_every=opts["sample_every"],
         log_every=opts["log_every"],
+        val_batches=opts["val_batches"],
     )
+    val_data = None
+    if opts["val_data"] is not None:
+        val_data = dataclasses.replace(data, data=opts["val_data"], split=opts["val_split"], flip=False)
     weights = {term: opts[f"w_{term}"] for term in ("adv", "ssim") if opts[f"w_{term}"] is not None}
     return TrainRun(
         data=data,
@@ -227,4 +244,5 @@ def train_run(opts: dict):
         resume=opts["resume"],
         workers=opts["workers"],
         threads=opts["threads"],
+        val_data=val_data,
     )

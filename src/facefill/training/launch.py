@@ -34,6 +34,7 @@ class TrainRun:
     resume: bool = False
     workers: int = 1
     threads: int | None = None
+    val_data: DataSpec | None = None  # held-out faces for val_log.csv (--val-data)
 
     @property
     def checkpoint(self) -> Path:
@@ -62,7 +63,8 @@ def build_trainer(run: TrainRun, rank: int, device: torch.device) -> Trainer:
     for term, weight in run.loss_weights.items():
         recipe.set_weight(term, weight, option=f"--w-{term}")
     batches = recipe.build_batches(run.data, rank)
-    return Trainer(run.config, batches, run.out, device=device, recipe=recipe)
+    val = recipe.build_batches(run.val_data, 0) if run.val_data is not None and rank == 0 else None
+    return Trainer(run.config, batches, run.out, device=device, recipe=recipe, val_batches=val)
 
 
 def check_run_folder(run: TrainRun) -> None:
@@ -94,7 +96,10 @@ def launch(
         )
         # the bar itself appears only on a terminal; context.progress=False turns it off everywhere
         trainer.run(progress=log is not None and context.progress is not False, num_workers=run.workers)
-        say(f"done: {run.out / trainer.recipe.export_name} (step {trainer.step})")
+        if trainer.stopped:
+            say(f"stopped by {trainer.stopped} at step {trainer.step}; saved, add --resume to go on")
+        else:
+            say(f"done: {run.out / trainer.recipe.export_name} (step {trainer.step})")
         return trainer
     finally:
         if world > 1:

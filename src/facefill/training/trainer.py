@@ -7,6 +7,10 @@ Properties that matter:
 - Always resumable: `last.pt` (generator, EMA, discriminator, optimisers, step) is written atomically every
   `ckpt_every` steps and every `ckpt_minutes`, plus on exit; the EMA generator is also exported (the
   recipe's `export_name`, `ema_generator.safetensors` by default) so a usable model exists at any time.
+- Stoppable: SIGTERM / SIGINT (a `timeout`, a pre-emption, Ctrl-C) ends the run after the current step
+  with a checkpoint, so nothing is lost (training/stop.py); `stopped` names the signal.
+- Validated: with held-out `val_batches` (`--val-data`), the EMA generator's loss on the same fixed
+  batches is logged to `val_log.csv` at step 0 and at every checkpoint (training/validation.py).
 - Distributed: under `torchrun` the models are wrapped in DistributedDataParallel (gloo on CPU, nccl on
   CUDA); each rank draws its own batches (rank is part of the batch seed); only rank 0 writes files.
 """
@@ -14,7 +18,6 @@ Properties that matter:
 from __future__ import annotations
 
 import copy
-import csv
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +31,8 @@ from torch import nn
 
 from facefill.errors import UsageError
 from facefill.training.recipe import Recipe, build_recipe
+from facefill.training.stop import StopSignal
+from facefill.training.validation import append_row, validation_loss
 
 CKPT_NAME = "last.pt"
 
@@ -46,6 +51,7 @@ class TrainConfig:
     ckpt_minutes: float = 3.0
     sample_every: int = 500
     log_every: int = 25
+    val_batches: int = 8  # held-out batches per validation (with --val-data)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,7 +68,8 @@ def _unwrap(module: nn.Module) -> nn.Module:
 class Trainer:
     """Owns models, optimisers, EMA and the run folder; `run()` trains until `config.steps`.
 
-    `batches` is what `recipe.build_batches` returned (tests may pass an in-memory equivalent).
+    `batches` is what `recipe.build_batches` returned (tests may pass an in-memory equivalent);
+    `val_batches`, when given, the same for held-out faces.
     """
 
     def __init__(
@@ -72,8 +79,9 @@ class Trainer:
         run_dir: str | Path,
         device: str | torch.device = "cpu",
         recipe: Recipe | None = None,
+        val_batches: Any = None,
     ) -> None:
-        self.config, self.batches = config, batches
+        self.config, self.batches, self.val_batches = config, batches, val_batches
         self.recipe = recipe if recipe is not None else build_recipe()
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
@@ -96,6 +104,7 @@ class Trainer:
         betas_d = self.recipe.betas_d
         self.opt_d = torch.optim.Adam(d.parameters(), lr=self.lr_d, betas=betas_d) if d is not None else None
         self.step = 0
+        self.stopped: str | None = None  # the signal that ended the last run() early, if any
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self._last_ckpt_time = time.monotonic()
 
@@ -123,6 +132,7 @@ class Trainer:
             torch.save(self.state(), tmp)
             os.replace(tmp, target)
             self.recipe.export(self.ema, self.run_dir / self.recipe.export_name, self.step)
+            self.validate()
         self._last_ckpt_time = time.monotonic()
         return target
 
@@ -209,13 +219,17 @@ class Trainer:
         return path
 
     def _log_row(self, row: dict[str, float]) -> None:
-        path = self.run_dir / "loss_log.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(self.run_dir / "loss_log.csv", row)
+
+    def validate(self) -> dict[str, float] | None:
+        """Log (and return) the EMA generator's held-out loss at this step; None without val data."""
+        if self.val_batches is None or self.rank != 0:
+            return None
+        row = validation_loss(self.recipe, self.ema, self.val_batches, self.config.val_batches, self.device)
+        row = {"step": self.step, **{k: round(v, 6) for k, v in row.items()}}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        append_row(self.run_dir / "val_log.csv", row)
+        return row
 
     # -------------------------------------------------------------------------------- run
     def run(self, progress: bool = True, num_workers: int = 1) -> None:
@@ -224,6 +238,8 @@ class Trainer:
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         sample_batch = self.batches[2**40]  # fixed batch, never trained on
+        if self.step == 0:
+            self.validate()
         loader = torch.utils.data.DataLoader(
             self.batches,
             batch_size=None,
@@ -236,7 +252,7 @@ class Trainer:
         count = 0
         bar = _Progress(enabled=progress and self.rank == 0, total=cfg.steps, start=self.step)
         t_last = time.monotonic()
-        with bar:
+        with bar, StopSignal() as stop:
             for batch in loader:
                 if int(batch["step"]) != self.step:
                     raise RuntimeError(f"data/step mismatch: batch {int(batch['step'])} at step {self.step}")
@@ -258,12 +274,16 @@ class Trainer:
                 if self.step % cfg.sample_every == 0 and self.rank == 0:
                     self.write_samples(sample_batch)
                 due_time = (time.monotonic() - self._last_ckpt_time) > cfg.ckpt_minutes * 60
+                stop_now = stop.requested is not None
                 if self.world > 1:  # every rank must agree (save() may synchronise in the future)
-                    flag = torch.tensor([float(due_time)])
-                    torch.distributed.all_reduce(flag)
-                    due_time = bool(flag.item() > 0)
-                if self.step % cfg.ckpt_every == 0 or due_time or self.step == cfg.steps:
+                    flags = torch.tensor([float(due_time), float(stop_now)])
+                    torch.distributed.all_reduce(flags)
+                    due_time, stop_now = bool(flags[0] > 0), bool(flags[1] > 0)
+                if self.step % cfg.ckpt_every == 0 or due_time or stop_now or self.step == cfg.steps:
                     self.save()
+                if stop_now:
+                    self.stopped = stop.requested or "a signal on another rank"
+                    break
         if (
             self.step == cfg.steps
             and self.rank == 0
