@@ -392,6 +392,8 @@ def test_cli_val_data_logs_held_out_loss_and_checks_the_folder(tmp_path: Path) -
     runner = CliRunner()
     missing = runner.invoke(group, ["-q", *base, "--out", str(tmp_path / "a"), "--val-data", "nope/"], obj={})
     assert missing.exit_code == 2 and "nope/" in missing.output
+    alone = runner.invoke(group, ["-q", *base, "--out", str(tmp_path / "c"), "--val-batches", "2"], obj={})
+    assert alone.exit_code == 2 and "--val-batches needs --val-data" in alone.output
     ok = runner.invoke(
         group, ["-q", *base, "--out", str(tmp_path / "b"), "--val-data", str(tmp_path / "held_out")], obj={}
     )

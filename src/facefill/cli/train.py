@@ -151,10 +151,9 @@ def faces_option(flag: str, help: str, required: bool = False):
 @click.option("--val-split", default="test", show_default=True, help="Split folder of --val-data (L2M-GAN).")
 @click.option(
     "--val-batches",
-    default=8,
-    show_default=True,
+    default=None,
     type=click.IntRange(1),
-    help="Fixed held-out batches per validation (at step 0 and at every checkpoint).",
+    help="Fixed held-out batches per validation, at step 0 and every checkpoint [8; needs --val-data].",
 )
 @click.option("--no-flip", is_flag=True, help="Disable random horizontal flips.")
 @click.option(
@@ -228,9 +227,11 @@ def train_run(opts: dict):
         ckpt_minutes=opts["ckpt_minutes"],
         sample_every=opts["sample_every"],
         log_every=opts["log_every"],
-        val_batches=opts["val_batches"],
+        val_batches=opts["val_batches"] or 8,
     )
     val_data = None
+    if opts["val_batches"] is not None and opts["val_data"] is None:
+        raise click.UsageError("--val-batches needs --val-data (the held-out faces to validate on)")
     if opts["val_data"] is not None:
         val_data = dataclasses.replace(data, data=opts["val_data"], split=opts["val_split"], flip=False)
     weights = {term: opts[f"w_{term}"] for term in ("adv", "ssim") if opts[f"w_{term}"] is not None}
