@@ -57,6 +57,16 @@ def init_distributed(device_spec: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+def close_distributed(clean: bool = True) -> None:
+    """Leave the torchrun group; after a clean run, together: a rank that tears gloo down while rank 0
+    still writes its checkpoint can make a peer abort (SIGABRT) on the closed connection. After an
+    error there is no barrier (the peers may never reach it); torchrun stops them."""
+    if torch.distributed.is_initialized():
+        if clean:
+            torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def build_trainer(run: TrainRun, rank: int, device: torch.device) -> Trainer:
     """The recipe (with its loss-weight overrides), its batches for this rank, and the trainer."""
     recipe = build_recipe(run.recipe, **run.recipe_options)
@@ -100,7 +110,10 @@ def launch(
             say(f"stopped by {trainer.stopped} at step {trainer.step}; saved, add --resume to go on")
         else:
             say(f"done: {run.out / trainer.recipe.export_name} (step {trainer.step})")
-        return trainer
-    finally:
+    except BaseException:
         if world > 1:
-            torch.distributed.destroy_process_group()
+            close_distributed(clean=False)
+        raise
+    if world > 1:
+        close_distributed()
+    return trainer
