@@ -26,6 +26,16 @@ import numpy as np
 import torch
 
 
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a rate hits/n (sound at small n and rates near 0 or 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
 def main() -> None:
     from facefill.errors import FaceNotFoundError
     from facefill.evaluation.metrics import psnr
@@ -101,6 +111,11 @@ def main() -> None:
     table["chance"] = 100 / len(CLASSES)
     for c in CLASSES:  # the unconditioned fill's own leaning, the baseline each transfer rate beats or not
         table[f"unconditioned:{c}"] = round(100 * float(np.mean([got == c for got in neutral])), 1)
+        for mode in hits:  # what the condition adds, with a 95 % interval of the rate itself
+            rate = per_target[f"{mode}:{c}"]
+            low, high = wilson_interval(int(np.sum(rate)), len(rate))
+            table[f"{mode}:{c}:ci95"] = [round(100 * low, 1), round(100 * high, 1)]
+            table[f"{mode}:{c}:lift"] = round(table[f"{mode}:{c}"] - table[f"unconditioned:{c}"], 1)
     table["psnr_reconstruction_db"] = round(float(np.mean(psnrs)), 2) if psnrs else None
     table["face_found_pct"] = round(100 * float(np.mean(found)), 1)
     table["faces"] = sum(len(p) for p in faces.values())

@@ -74,9 +74,16 @@ def test_batch_of_three_equals_three_single_runs(nets):
     for k in range(3):
         alone = run_edit(nets, EditRequest(faces(3)[k : k + 1], ("mouth_slightly_open",), rngs(3)[k : k + 1],
                                            schedule=TINY))
-        torch.testing.assert_close(alone.latent, batch.latent[k : k + 1], rtol=0, atol=2e-5)
-        torch.testing.assert_close(alone.image, batch.image[k : k + 1], rtol=0, atol=2e-4)
-        assert alone.log[-1].losses["recon"][0] == pytest.approx(batch.log[-1].losses["recon"][k], rel=1e-3)
+        # float32 kernels sum a batch of 1 and of 3 in different orders; Adam turns those last-bit
+        # differences in near-zero gradients into up to ~5e-3 on some CPUs (measured on one item
+        # whose losses agree to 1e-5 at every step). A leak between items moves a latent by about
+        # the distance between two items' latents (~0.15 here), so the bounds sit far below that.
+        gap = (alone.latent - batch.latent[k : k + 1]).abs()
+        assert gap.mean() < 3e-3 and gap.max() < 2e-2
+        torch.testing.assert_close(alone.image, batch.image[k : k + 1], rtol=0, atol=2e-2)
+        assert alone.log[-1].losses["recon"][0] == pytest.approx(batch.log[-1].losses["recon"][k], rel=2e-2)
+        other = (alone.latent - batch.latent[(k + 1) % 3 : (k + 1) % 3 + 1]).abs().mean()
+        assert other > 20 * gap.mean()  # the bound still tells items apart
     assert not torch.allclose(batch.noise[-1][0], batch.noise[-1][1])  # own generator, own noise
 
 

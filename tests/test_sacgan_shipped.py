@@ -65,3 +65,19 @@ def test_an_explicit_model_without_exemplar_support_still_refuses(
     assert result.exit_code == 2
     assert "--exemplar needs a model that takes an exemplar: sacgan" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_class_the_weights_do_not_know_is_a_usage_error_before_any_work(
+    tmp_path: Path, photo_and_mouth_mask: tuple[Path, Path]
+) -> None:
+    photo, mask_path = photo_and_mouth_mask
+    out = tmp_path / "o"
+    args = ["inpaint", str(photo), "--mask", str(mask_path), "--attribute", "smile", "-o", str(out)]
+    result = CliRunner().invoke(group, args, obj={})
+    assert result.exit_code == 2
+    from safetensors import safe_open
+
+    with safe_open(str(ASSET), "pt") as f:  # the classes named are the ones stored with the weights
+        classes = json.loads(f.metadata()["domains"])
+    assert f"sacgan knows the classes {', '.join(classes)}" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()

@@ -253,6 +253,37 @@ def test_sigterm_checkpoints_after_the_step_and_resume_matches_an_uninterrupted_
         assert _weights_hash(getattr(resumed, part)) == _weights_hash(getattr(straight, part)), part
 
 
+class _GroupSignalAt(_SignalAt):
+    """`timeout` / Ctrl-C: SIGTERM to the whole process group, sent from a data-loader worker."""
+
+    def __getitem__(self, step: int):
+        if step == self.at:
+            os.killpg(os.getpgid(0), signal.SIGTERM)
+        return self.batches[step]
+
+
+def test_a_signal_to_the_process_group_spares_the_loader_workers_and_checkpoints(tmp_path: Path) -> None:
+    """With --workers, `timeout` signals the workers too: they must not die before the checkpoint."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        from test_training import _GroupSignalAt, _tiny_trainer
+        trainer = _tiny_trainer(Path({str(tmp_path)!r}), steps=50)
+        trainer.batches = _GroupSignalAt(trainer.batches, at=4)
+        trainer.run(progress=False, num_workers=1)
+        print("stopped", trainer.stopped, trainer.step)
+    """)
+    done = subprocess.run(  # its own session: the signal reaches nothing of this test run
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, start_new_session=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    stopped, step = done.stdout.splitlines()[-1].split()[1:3]
+    assert stopped == "SIGTERM" and 1 <= int(step) < 50  # stopped early, after a whole step
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["step"]
+    assert saved == int(step)
+
+
 def test_sample_grid_layout(tmp_path: Path) -> None:
     trainer = _tiny_trainer(tmp_path, steps=1)
     path = trainer.write_samples(trainer.batches[0], n=2)

@@ -184,3 +184,98 @@ def test_train_option_values_reach_the_recipe_and_unknown_ones_are_refused():
     assert (recipe.config["img_size"], recipe.config["style_dim"]) == (64, 32)
     with pytest.raises(UsageError, match="no such option.*img_size"):
         build_recipe("sacgan", bogus=1)
+
+
+def test_init_continues_an_export_with_its_architecture_and_counts_its_steps(tmp_path: Path):
+    from facefill.errors import UsageError
+    from facefill.training.export import export_generator
+    from facefill.weights.safe_load import safetensors_metadata
+
+    source = SACGANRecipe(**TINY_SAC)
+    trained = source.build_generator()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(torch.randn_like(p))  # not what a fresh build would give
+    earlier = source.export(trained, tmp_path / "earlier.safetensors", step=7)
+    recipe = SACGANRecipe(init=str(earlier), w_per=0)  # no architecture options: they come from the file
+    assert recipe.config == {**source.config, "domains": ["a", "b"]} and recipe.init_step == 7
+    trainer = _trainer(tmp_path, recipe, _batches(), steps=2)
+    assert _hash(trainer.g) == _hash(trained) == _hash(trainer.ema)  # generator and EMA start there
+    trainer.run(progress=False, num_workers=0)
+    assert safetensors_metadata(tmp_path / "run" / "ema_generator.safetensors")["step"] == "9"
+    with pytest.raises(UsageError, match="its style_dim is 8, not 16; leave style_dim out"):
+        SACGANRecipe(init=str(earlier), style_dim=16)
+    other = export_generator(trained, tmp_path / "lite.safetensors", arch="facefill-lite", config={})
+    with pytest.raises(Exception, match="not 'sacgan-generator'"):
+        SACGANRecipe(init=str(other))
+
+
+def test_the_shipped_sacgan_is_a_valid_init(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recipe = SACGANRecipe(init="sacgan", w_per=0)
+    assert recipe.config["domains"] == list(CLASSES) and recipe.init_step > 0
+    generator = recipe.build_generator()
+    assert generator.domains == CLASSES and generator.img_size == recipe.config["img_size"]
+
+
+def test_hole_mix_options_pick_the_regions_and_refuse_unknown_ones():
+    from facefill.errors import UsageError
+    from facefill.faces.regions import draw_region, landmark_polygons
+
+    faces = np.full((4, 64, 64, 3), 128, np.uint8)
+    recipe = SACGANRecipe(**TINY_SAC, region_share=1, regions=("mouth",))
+    batches = LabelledFaceBatches(
+        faces, np.array([0, 0, 1, 1]), [_landmarks(64)] * 4, MaskSampler("freeform"), batch_size=4,
+        flip=False, preset_share=0, **recipe.holes,
+    )  # fmt: skip
+    mouth = draw_region((64, 64), landmark_polygons(_landmarks(64))["mouth"]) > 0
+    for step in range(5):
+        for hole in batches[step]["mask"][:, 0] > 0.5:
+            assert hole[mouth].all() and hole.mean() < 4 * mouth.mean()  # the dilated mouth, nothing else
+    with pytest.raises(UsageError, match="regions are eyes"):
+        SACGANRecipe(**TINY_SAC, regions=("mouth", "chin"))
+
+
+def test_fresh_networks_get_the_originals_he_init_and_an_init_keeps_its_weights(tmp_path: Path):
+    torch.manual_seed(0)
+    recipe = SACGANRecipe(**{**TINY_SAC, "max_conv_dim": 64, "base_dim": 32})
+    for net in (recipe.build_generator(), recipe.build_discriminator()):
+        for layer in net.modules():
+            if isinstance(layer, torch.nn.Conv2d) and layer.weight.numel() > 4000:
+                fan_in = layer.weight[0].numel()
+                assert layer.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.15)
+                assert layer.bias is None or not layer.bias.any()
+    from safetensors.torch import load_file
+
+    export = recipe.export(recipe.build_generator(), tmp_path / "g.safetensors", step=1)
+    saved = from_checkpoint("sacgan-generator", load_file(str(export)), **recipe.config)
+    warm = SACGANRecipe(init=str(export), w_per=0).build_generator()
+    assert _hash(warm) == _hash(saved)  # loaded, not re-initialised
+
+
+def test_local_critic_learns_which_class_a_real_face_shows_and_off_keeps_the_original_critic():
+    from facefill.models.sacgan_discriminator import SACGANDiscriminator
+    from facefill.training.recipes.sacgan_critics import SACGANCritics
+
+    assert isinstance(SACGANRecipe(**TINY_SAC).build_discriminator(), SACGANDiscriminator)  # off: as released
+    torch.manual_seed(0)
+    recipe = SACGANRecipe(**TINY_SAC, w_fm=1, w_local=1)
+    generator, critics = recipe.build_generator(), recipe.build_discriminator()
+    assert isinstance(critics, SACGANCritics)
+    opt = torch.optim.Adam(critics.parameters(), lr=3e-3, betas=(0.0, 0.99))
+    batches = _batches()
+    for step in range(60):
+        batch = {k: torch.from_numpy(np.asarray(v)) for k, v in batches[step].items() if k != "step"}
+        pred, terms = recipe.generator_step(generator, batch)
+        assert terms["fm"] > 0  # the reconstruction is matched on the local critic's activations
+        critics.requires_grad_(True)  # as the trainer does for its critic step (the FM term froze it)
+        loss = recipe.critic_loss(critics, pred, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    batch = {k: torch.from_numpy(np.asarray(v)) for k, v in batches[1000].items() if k != "step"}
+    real, own = batch["image"] * 2 - 1, batch["label"]
+    with torch.no_grad():
+        _, right = critics(real, own, batch["mask"])
+        _, wrong = critics(real, 1 - own, batch["mask"])
+    assert (right.mean(dim=(1, 2, 3)) > wrong.mean(dim=(1, 2, 3))).all()  # the class in the hole is read

@@ -5,7 +5,8 @@ Heavy imports (torch, cv2, numpy) happen inside the command, so `--help` stays f
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +20,9 @@ from facefill.cli.options import (
 )
 from facefill.cli.weights_options import weights_options
 from facefill.pipelines.defaults import DEFAULT_CONDITIONED_MODEL, DEFAULT_INPAINT_MODEL
+
+if TYPE_CHECKING:
+    from facefill.runtime.context import RunContext
 
 EPILOG = """\b
 Examples:
@@ -43,13 +47,15 @@ skipped, so rerunning an interrupted command resumes it. Exit code 1 if any imag
 @click.option(
     "--exemplar",
     type=click.Path(exists=True),
-    help="Reference face (file or folder) for exemplar-based models.",
+    help="Reference face (file, or a folder matched by name) whose mouth the hole takes (sacgan); "
+    "its class is measured from its landmarks unless --attribute names it.",
 )
 @click.option(
     "--attribute",
     metavar="CLASS",
     default=None,
-    help="Fill every hole as this class / attribute (models that take an attribute target).",
+    help="Fill every hole as this class (sacgan: mouth_closed, mouth_open); with --exemplar, the "
+    "exemplar's class.",
 )
 @click.option(
     "--model",
@@ -104,7 +110,8 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
     )
     context = run_context(ctx, kw)
     batch = batch_settings(ctx.obj, kw, batch_size=kw["batch_size"])
-    check_model(settings.model, exemplar=kw["exemplar"] is not None, attribute=settings.attribute is not None)
+    has_exemplar = kw["exemplar"] is not None
+    check_model(settings.model, exemplar=has_exemplar, attribute=settings.attribute, context=context)
 
     def make_processor(warn):  # runs here, or in each Ray actor
         return InpaintProcessor(settings, warn, context=context)
@@ -113,16 +120,23 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
     ctx.exit(code)
 
 
-def check_model(name: str, *, exemplar: bool, attribute: bool) -> None:
-    """Refuse (exit 2, one line) an unknown --model or an option the model cannot honour."""
-    from facefill.errors import ModelError, UsageError
-    from facefill.pipelines.registry import INPAINT, get_model, require_capabilities
+def check_model(
+    name: str, *, exemplar: bool, attribute: str | None, context: RunContext | None = None
+) -> None:
+    """Refuse (exit 2, one line) an unknown --model, an option the model cannot honour, or a class
+    its weights do not know (checked from the weights' metadata when they are at hand)."""
+    from facefill.errors import ModelError, UsageError, WeightsError
+    from facefill.pipelines.registry import INPAINT, get_model, require_attribute_class, require_capabilities
 
     try:
         spec = get_model(INPAINT, name)
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     needed = {"exemplar": "--exemplar"} if exemplar else {}
-    if attribute:
+    if attribute is not None:
         needed["attribute"] = "--attribute"
     require_capabilities(spec, INPAINT, needed)
+    if attribute is not None and context is not None:
+        # weights not at hand yet (WeightsError): the run loads or downloads them and reports there
+        with contextlib.suppress(WeightsError):
+            require_attribute_class(spec, attribute, context)

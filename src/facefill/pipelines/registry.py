@@ -60,6 +60,8 @@ class ModelSpec:
     batchable: bool = True  # accepts N > 1
     licence_note: str = ""
     capabilities: frozenset[str] = frozenset()  # keys of CAPABILITIES
+    # the names --attribute takes, read from the weights without building the network (None: any)
+    attribute_classes: Callable[[RunContext], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -128,6 +130,15 @@ def require_capabilities(spec: ModelSpec, task: str, needed: dict[str, str]) -> 
             planned = ", ".join(PLANNED.get((task, capability), ()))
             which = "none installed yet" + (f" ({planned} will)" if planned else "")
         raise UsageError(f"{option} needs a model that {CAPABILITIES[capability]}: {which}")
+
+
+def require_attribute_class(spec: ModelSpec, name: str, context: RunContext) -> None:
+    """Refuse (UsageError, exit 2) an --attribute class the model's weights were not trained on."""
+    if spec.attribute_classes is None:
+        return
+    classes = spec.attribute_classes(context)
+    if name not in classes:
+        raise UsageError(f"--attribute {name!r}: {spec.name} knows the classes {', '.join(classes)}")
 
 
 # Shorthands for the inpaint task (the model files and most callers use these).

@@ -153,6 +153,19 @@ class SACGANInpainter:
         return F.interpolate(out, size=size, mode="bilinear", antialias=True).clamp(0, 1)
 
 
+def trained_classes(context: RunContext) -> tuple[str, ...]:
+    """The class names stored with the weights `--attribute` would use (the export's `domains`)."""
+    import json
+
+    from facefill.weights import resolve
+    from facefill.weights.safe_load import detect_format, safetensors_metadata
+
+    path = resolve(MODEL_NAME, context)
+    if detect_format(path) != "safetensors" or "domains" not in safetensors_metadata(path):
+        return tuple(_load(context).domains)  # an original checkpoint: its classes are its indices
+    return tuple(json.loads(safetensors_metadata(path)["domains"]))
+
+
 def _load(context: RunContext) -> SACGANInpainter:
     from facefill.pipelines.pretrained import load_pretrained
 
@@ -170,5 +183,6 @@ register_inpainter(
         batchable=True,
         licence_note="architecture after easternCar/spatial_attribute_control_inpaint; trained on LFW",
         capabilities=frozenset({"exemplar", "attribute"}),
+        attribute_classes=trained_classes,
     )
 )

@@ -4,7 +4,9 @@ Runs here are time-boxed (`timeout 2h facefill train ...`, a scheduler's pre-emp
 killing the process mid-way loses everything since the last timed checkpoint. Inside `StopSignal`
 the first signal only sets `requested`; the loop checkpoints after the current step and ends, so
 `--resume` continues exactly there. A second signal falls through to the previous handler (a
-second Ctrl-C still interrupts at once).
+second Ctrl-C still interrupts at once). `timeout` and Ctrl-C signal the whole process group, so
+data-loader workers ignore both (`ignore_stop_signals`): the main process stops them itself once it
+has checkpointed, instead of finding them dead mid-step.
 """
 
 from __future__ import annotations
@@ -45,3 +47,9 @@ class StopSignal:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
+
+
+def ignore_stop_signals(_worker_id: int = 0) -> None:
+    """A data-loader worker's `worker_init_fn`: leave SIGTERM / SIGINT to the main process."""
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)

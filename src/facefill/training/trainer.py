@@ -31,7 +31,7 @@ from torch import nn
 
 from facefill.errors import UsageError
 from facefill.training.recipe import Recipe, build_recipe
-from facefill.training.stop import StopSignal
+from facefill.training.stop import StopSignal, ignore_stop_signals
 from facefill.training.validation import append_row, validation_loss
 
 CKPT_NAME = "last.pt"
@@ -245,6 +245,7 @@ class Trainer:
             batch_size=None,
             sampler=range(self.step, cfg.steps),
             num_workers=num_workers,
+            worker_init_fn=ignore_stop_signals if num_workers else None,
             prefetch_factor=4 if num_workers else None,
             persistent_workers=False,
         )

@@ -28,9 +28,12 @@ def face_oval_mask(size: int) -> np.ndarray:
     return inside.astype(np.uint8)
 
 
-def region_mask(rng: np.random.Generator, landmarks: np.ndarray, size: int) -> np.ndarray:
-    """A random face region of these crop-space landmarks, dilated by 2–8 % of the side."""
-    name = REGIONS[int(rng.integers(len(REGIONS)))]
+def region_mask(
+    rng: np.random.Generator, landmarks: np.ndarray, size: int, regions: tuple[str, ...] = REGIONS
+) -> np.ndarray:
+    """A random face region (one of `regions`, repeats weigh more) of these crop-space landmarks,
+    dilated by 2–8 % of the side."""
+    name = regions[int(rng.integers(len(regions)))]
     mask = draw_region((size, size), landmark_polygons(landmarks)[name])
     grow = int(rng.integers(max(1, size // 50), max(2, size // 12)))
     return (dilate_mask(mask, grow) > 0.5).astype(np.uint8)
@@ -52,11 +55,12 @@ class LabelledFaceBatches:
         flip: bool = True,
         region_share: float = 0.5,
         preset_share: float = 0.1,
+        regions: tuple[str, ...] = REGIONS,
     ) -> None:
         self.faces, self.labels, self.landmarks = faces, np.asarray(labels), landmarks
         self.masks, self.batch_size = masks, batch_size
         self.seed, self.rank, self.flip = seed, rank, flip
-        self.region_share, self.preset_share = region_share, preset_share
+        self.region_share, self.preset_share, self.regions = region_share, preset_share, tuple(regions)
         self.size = faces.shape[1]
         self.by_class = [np.flatnonzero(self.labels == c) for c in range(int(self.labels.max()) + 1)]
         if any(len(members) == 0 for members in self.by_class):
@@ -76,7 +80,7 @@ class LabelledFaceBatches:
         draw = rng.random()
         points = self.landmarks[index]
         if draw < self.region_share and points is not None:
-            mask = region_mask(rng, points, self.size)
+            mask = region_mask(rng, points, self.size, self.regions)
             return mask[:, ::-1] if flipped else mask
         if draw < self.region_share + self.preset_share:
             return face_oval_mask(self.size)
