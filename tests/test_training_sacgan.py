@@ -187,7 +187,7 @@ def test_train_option_values_reach_the_recipe_and_unknown_ones_are_refused():
 
 
 def test_init_continues_an_export_with_its_architecture_and_counts_its_steps(tmp_path: Path):
-    from facefill.errors import UsageError
+    from facefill.errors import UsageError, WeightsError
     from facefill.training.export import export_generator
     from facefill.weights.safe_load import safetensors_metadata
 
@@ -206,7 +206,7 @@ def test_init_continues_an_export_with_its_architecture_and_counts_its_steps(tmp
     with pytest.raises(UsageError, match="its style_dim is 8, not 16; leave style_dim out"):
         SACGANRecipe(init=str(earlier), style_dim=16)
     other = export_generator(trained, tmp_path / "lite.safetensors", arch="facefill-lite", config={})
-    with pytest.raises(Exception, match="not 'sacgan-generator'"):
+    with pytest.raises(WeightsError, match="not 'sacgan-generator'"):
         SACGANRecipe(init=str(other))
 
 
@@ -254,10 +254,13 @@ def test_fresh_networks_get_the_originals_he_init_and_an_init_keeps_its_weights(
 
 
 def test_local_critic_learns_which_class_a_real_face_shows_and_off_keeps_the_original_critic():
+    from facefill.errors import UsageError
     from facefill.models.sacgan_discriminator import SACGANDiscriminator
     from facefill.training.recipes.sacgan_critics import SACGANCritics
 
     assert isinstance(SACGANRecipe(**TINY_SAC).build_discriminator(), SACGANDiscriminator)  # off: as released
+    with pytest.raises(UsageError, match="keep --w-adv above 0"):  # on, but it would never learn
+        SACGANRecipe(**TINY_SAC, w_local=1, w_adv=0).build_discriminator()
     torch.manual_seed(0)
     recipe = SACGANRecipe(**TINY_SAC, w_fm=1, w_local=1)
     generator, critics = recipe.build_generator(), recipe.build_discriminator()

@@ -121,7 +121,7 @@ def inpaint(ctx: click.Context, **kw: Any) -> None:
 
 
 def check_model(
-    name: str, *, exemplar: bool, attribute: str | None, context: RunContext | None = None
+    name: str, *, exemplar: bool, attribute: str | None, context: RunContext
 ) -> None:
     """Refuse (exit 2, one line) an unknown --model, an option the model cannot honour, or a class
     its weights do not know (checked from the weights' metadata when they are at hand)."""
@@ -136,7 +136,7 @@ def check_model(
     if attribute is not None:
         needed["attribute"] = "--attribute"
     require_capabilities(spec, INPAINT, needed)
-    if attribute is not None and context is not None:
+    if attribute is not None:
         # weights not at hand yet (WeightsError): the run loads or downloads them and reports there
         with contextlib.suppress(WeightsError):
             require_attribute_class(spec, attribute, context)

@@ -23,6 +23,7 @@ class LitePatchDiscriminator(nn.Module):
 
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128), classes: int = 0) -> None:
         super().__init__()
+        self.classes = classes  # label planes after the image and mask (0: not class-conditional)
         layers: list[nn.Module] = []
         cin = 4 + classes
         for w in widths:

@@ -161,9 +161,10 @@ def trained_classes(context: RunContext) -> tuple[str, ...]:
     from facefill.weights.safe_load import detect_format, safetensors_metadata
 
     path = resolve(MODEL_NAME, context)
-    if detect_format(path) != "safetensors" or "domains" not in safetensors_metadata(path):
+    meta = safetensors_metadata(path) if detect_format(path) == "safetensors" else {}
+    if "domains" not in meta:
         return tuple(_load(context).domains)  # an original checkpoint: its classes are its indices
-    return tuple(json.loads(safetensors_metadata(path)["domains"]))
+    return tuple(json.loads(meta["domains"]))
 
 
 def _load(context: RunContext) -> SACGANInpainter:

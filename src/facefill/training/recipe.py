@@ -63,6 +63,11 @@ RECIPES: dict[str, str] = {
 DEFAULT_RECIPE = "facefill-lite"
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or the module itself)."""
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Where the training data comes from (`facefill train --data/--masks/...`), before any decoding."""

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from facefill.errors import UsageError
-from facefill.training.recipe import Recipe, build_recipe
+from facefill.training.recipe import Recipe, build_recipe, unwrap
 from facefill.training.stop import StopSignal, ignore_stop_signals
 from facefill.training.validation import append_row, validation_loss
 
@@ -59,10 +59,6 @@ def _dist() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
-
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
 class Trainer:
@@ -113,9 +109,9 @@ class Trainer:
         return {
             "step": self.step,
             "elapsed": self.elapsed,
-            "generator": _unwrap(self.g).state_dict(),
+            "generator": unwrap(self.g).state_dict(),
             "ema": self.ema.state_dict(),
-            "discriminator": _unwrap(self.d).state_dict() if self.d is not None else {},
+            "discriminator": unwrap(self.d).state_dict() if self.d is not None else {},
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else {},
             "config": asdict(self.config),
@@ -144,11 +140,11 @@ class Trainer:
         trained = state.get("recipe", {}).get("name", self.recipe.name)
         if trained != self.recipe.name:
             raise UsageError(f"--resume: {path} was trained by recipe {trained}; add --recipe {trained}")
-        _unwrap(self.g).load_state_dict(state["generator"])
+        unwrap(self.g).load_state_dict(state["generator"])
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         if self.d is not None and self.opt_d is not None:
-            _unwrap(self.d).load_state_dict(state["discriminator"])
+            unwrap(self.d).load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
         self.elapsed = float(state.get("elapsed", 0.0))
@@ -173,7 +169,7 @@ class Trainer:
         adv = torch.zeros((), device=self.device)
         if use_adv:
             # the unwrapped critic: no DDP gradient sync for D during the generator's step
-            critic = _unwrap(self.d).requires_grad_(False)
+            critic = unwrap(self.d).requires_grad_(False)
             adv = recipe.adversarial_loss(critic, pred, batch)
             loss = loss + w_adv * adv
         self.opt_g.zero_grad(set_to_none=True)
@@ -181,7 +177,7 @@ class Trainer:
         self.opt_g.step()
         d_loss = torch.zeros((), device=self.device)
         if use_adv:
-            _unwrap(self.d).requires_grad_(True)
+            unwrap(self.d).requires_grad_(True)
             d_loss = recipe.critic_loss(self.d, pred, batch)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -198,9 +194,9 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), _unwrap(self.g).parameters(), strict=True):
+        for e, p in zip(self.ema.parameters(), unwrap(self.g).parameters(), strict=True):
             e.lerp_(p.detach(), 1 - decay)
-        for e, b in zip(self.ema.buffers(), _unwrap(self.g).buffers(), strict=True):
+        for e, b in zip(self.ema.buffers(), unwrap(self.g).buffers(), strict=True):
             e.copy_(b)
 
     # ---------------------------------------------------------------------------- outputs

@@ -60,9 +60,9 @@ from facefill.models.sacgan_discriminator import SACGANDiscriminator
 from facefill.training.dataset import build_face_cache, default_cache_dir, list_labelled_images, mask_source
 from facefill.training.export import export_generator
 from facefill.training.losses import bce_adversarial, feature_matching, pyramid_l1, r1_penalty
-from facefill.training.recipe import DataSpec, Prediction, Recipe
+from facefill.training.recipe import DataSpec, Prediction, Recipe, unwrap
 from facefill.training.recipes.lite_v2 import CriticFeatures
-from facefill.training.recipes.sacgan_critics import SACGANCritics, he_init, judge, unwrap
+from facefill.training.recipes.sacgan_critics import SACGANCritics, he_init, judge
 from facefill.training.recipes.sacgan_data import REGIONS, LabelledFaceBatches
 
 
@@ -162,6 +162,11 @@ class SACGANRecipe(Recipe):
         main = he_init(SACGANDiscriminator(size, classes, widest, base))
         if not (self.loss_weights["fm"] or self.local_weight):
             return main
+        if not self.loss_weights["adv"]:  # the weights are final here (after --w-adv)
+            raise UsageError(
+                "--option w_fm / w_local: the local critic learns only in the adversarial step; "
+                "keep --w-adv above 0 or leave both options out"
+            )
         critics = SACGANCritics(main, LitePatchDiscriminator(classes=classes))
         self._features = CriticFeatures(critics.local)  # the trainer moves this same module
         return critics
@@ -209,7 +214,7 @@ class SACGANRecipe(Recipe):
     def generator_step(
         self, generator: nn.Module, batch: dict[str, torch.Tensor]
     ) -> tuple[Prediction, dict[str, torch.Tensor]]:
-        net = generator.module if isinstance(generator, nn.parallel.DistributedDataParallel) else generator
+        net = unwrap(generator)
         x, m, y, y_ref = _signed(batch["image"]), batch["mask"], batch["label"], batch["label_ref"]
         features, skips = net.encode(x, m)
         rec = net.decode(features, skips, net.spatial_mapper(features, y))
@@ -269,7 +274,7 @@ class SACGANRecipe(Recipe):
         )
         if real_local is None or comp_local is None:
             return loss
-        wrong = (y + 1) % unwrap(critic).local_classes  # the real face with another class: not real
+        wrong = (y + 1) % unwrap(critic).local.classes  # the real face with another class: not real
         _, wrong_local = judge(critic, real.detach(), wrong, m)
         return loss + (
             bce_adversarial(real_local, real=True)

@@ -11,9 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def unwrap(module: nn.Module) -> nn.Module:
-    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+from facefill.training.recipe import unwrap
 
 
 def he_init(module: nn.Module) -> nn.Module:
@@ -41,12 +39,8 @@ class SACGANCritics(nn.Module):
         """(main's logit for `label`, local patch logits, or None without a mask); `image` in [-1, 1]."""
         if mask is None:
             return self.main(image, label), None
-        code = F.one_hot(label.long(), self.local_classes).to(image.dtype)
+        code = F.one_hot(label.long(), self.local.classes).to(image.dtype)
         return self.main(image, label), self.local((image + 1) / 2, mask, code)
-
-    @property
-    def local_classes(self) -> int:
-        return self.local.net[0].in_channels - 4
 
 
 def judge(
